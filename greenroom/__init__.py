@@ -1,0 +1,40 @@
+"""greenroom: Ray's API as an asyncio actor runtime for one machine.
+
+``import greenroom as ray`` runs a Ray core program unchanged.
+"""
+
+from greenroom import exceptions
+from greenroom.runtime.api import (
+    available_resources,
+    cancel,
+    cluster_resources,
+    get,
+    get_runtime_context,
+    init,
+    is_initialized,
+    put,
+    shutdown,
+    wait,
+)
+from greenroom.runtime.context import get_gpu_ids
+from greenroom.runtime.object_ref import ObjectRef
+from greenroom.runtime.remote_function import remote
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ObjectRef",
+    "available_resources",
+    "cancel",
+    "cluster_resources",
+    "exceptions",
+    "get",
+    "get_gpu_ids",
+    "get_runtime_context",
+    "init",
+    "is_initialized",
+    "put",
+    "remote",
+    "shutdown",
+    "wait",
+]

@@ -1,0 +1,247 @@
+"""The core public API: init, shutdown, get, wait, put, cancel, resources, context."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from typing import Any, Sequence
+
+from greenroom import exceptions
+from greenroom.runtime import config, state
+from greenroom.runtime.context import RuntimeContext
+from greenroom.runtime.object_ref import ObjectRef
+
+logger = logging.getLogger("greenroom")
+
+_NOT_HONOURED = {
+    "runtime_env": (None, {}),
+    "include_dashboard": (None, False),
+    "local_mode": (False,),
+    "_system_config": (None, {}),
+    "storage": (None,),
+}
+
+
+class InitContext(dict):
+    """What ``init()`` returns: a dict with Ray's keys (``address_info``, ``dashboard_url``)."""
+
+    def __enter__(self) -> InitContext:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        shutdown()
+
+
+def _check_amount(name: str, value: Any, integral: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"init({name}={value!r}): expected a non-negative number")
+    if integral and value != int(value):
+        raise ValueError(f"init({name}={value!r}): expected a whole number")
+
+
+def init(
+    address: str | None = None,
+    *,
+    num_cpus: float | None = None,
+    num_gpus: int | None = None,
+    resources: dict[str, float] | None = None,
+    object_store_memory: int | None = None,
+    ignore_reinit_error: bool = False,
+    include_dashboard: bool | None = None,
+    log_to_driver: bool = True,
+    logging_level: int | str = logging.INFO,
+    namespace: str | None = None,
+    _memory: int | None = None,
+    **kwargs: Any,
+) -> InitContext:
+    """Start greenroom on this machine (or return the running instance).
+
+    Args:
+        address: None or "local" starts a node in this process.
+        num_cpus: CPUs to schedule with (default: this machine's cores).
+        num_gpus: GPUs to schedule with (default: what NVML finds; 0 without
+            NVML). A number above the real count is allowed; tasks then get
+            ids of GPUs that don't exist.
+        resources: custom resources, e.g. ``{"accelerator": 2}``.
+        object_store_memory: bytes the object store may hold.
+        ignore_reinit_error: return the running instance instead of raising.
+        log_to_driver: forward workers' stdout/stderr here, prefixed with their pid.
+        namespace: the default namespace for named actors.
+        _memory: the node's "memory" resource in bytes (default: this machine's memory).
+
+    Raises:
+        RuntimeError: already initialized and not ``ignore_reinit_error``.
+        ValueError: an argument greenroom cannot honour, or a bad amount.
+    """
+    with state.lock():
+        if state.current() is not None:
+            if ignore_reinit_error:
+                return state.current().init_context
+            raise RuntimeError(
+                "greenroom.init() was called twice; call shutdown() first, or pass ignore_reinit_error=True"
+            )
+        for key, value in kwargs.items():
+            if key not in _NOT_HONOURED:
+                raise TypeError(f"init() got an unexpected argument {key!r}")
+            if value not in _NOT_HONOURED[key]:
+                raise ValueError(f"init({key}={value!r}) is not supported by greenroom on one machine; remove it")
+        if include_dashboard:
+            raise ValueError("init(include_dashboard=True): greenroom has no dashboard; remove the argument")
+        if address not in (None, "local"):
+            raise ValueError(
+                f"init(address={address!r}): attaching to another node or a Ray cluster is not available "
+                "yet; call init() without address to start greenroom on this machine"
+            )
+        _check_amount("num_cpus", num_cpus)
+        _check_amount("num_gpus", num_gpus, integral=True)
+        _check_amount("object_store_memory", object_store_memory, integral=True)
+        _check_amount("_memory", _memory, integral=True)
+        if resources is not None:
+            if not isinstance(resources, dict):
+                raise TypeError(f"init(resources={resources!r}): expected a dict of name -> amount")
+            for reserved in ("CPU", "GPU", "memory"):
+                if reserved in resources:
+                    raise ValueError(f"init(resources=...) may not contain {reserved!r}; use num_cpus/num_gpus/_memory")
+        if namespace is not None and not isinstance(namespace, str):
+            raise TypeError(f"init(namespace={namespace!r}): expected a string")
+        logger.setLevel(logging_level)
+        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace, object_store_memory)
+
+
+def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory) -> InitContext:
+    import uuid
+
+    from greenroom.runtime.driver import DriverRuntime
+    from greenroom.runtime.node import Node
+    from greenroom.scheduler.resources import ResourceSet
+
+    total = {
+        "CPU": config.machine_cpus() if num_cpus is None else num_cpus,
+        "GPU": config.detect_gpus() if num_gpus is None else int(num_gpus),
+        "memory": config.machine_memory() if memory is None else memory,
+        **resources,
+    }
+    gpu_names = config.driver_visible_gpus()
+    node = Node(ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names)
+    try:
+        node.start()
+    except BaseException:
+        node.stop()
+        raise
+    rt = DriverRuntime(node, namespace or f"anonymous-{uuid.uuid4().hex[:8]}")
+    rt.init_context = InitContext(
+        address_info={"address": "local", "node_id": "local"}, dashboard_url=None,
+        object_store_memory=object_store_memory,
+    )  # fmt: skip
+    state.set_runtime(rt)
+    return rt.init_context
+
+
+def shutdown() -> None:
+    """Stop every worker and free everything greenroom holds. Safe to call twice."""
+    with state.lock():
+        rt = state.current()
+        if rt is None or not hasattr(rt, "shutdown"):
+            return
+        state.set_runtime(None)
+        rt.shutdown()
+
+
+atexit.register(shutdown)
+
+
+def is_initialized() -> bool:
+    """True once ``init()`` ran (or inside a worker)."""
+    return state.current() is not None
+
+
+def _as_refs(refs: Any, what: str) -> tuple[list[ObjectRef], bool]:
+    if isinstance(refs, ObjectRef):
+        return [refs], True
+    if isinstance(refs, (list, tuple)):
+        for r in refs:
+            if not isinstance(r, ObjectRef):
+                raise TypeError(f"{what}() expects ObjectRefs, got {type(r).__name__} {r!r:.100} in the list")
+        return list(refs), False
+    raise TypeError(f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__} {refs!r:.100}")
+
+
+def _check_timeout(timeout: Any, what: str) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+        raise ValueError(f"{what}(timeout={timeout!r}): expected None or a non-negative number of seconds")
+
+
+def get(object_refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) -> Any:
+    """The value(s) behind ObjectRef(s), waiting until ready.
+
+    Raises:
+        RayTaskError: the task raised (also an instance of the original type).
+        GetTimeoutError: not ready within ``timeout`` seconds.
+        WorkerCrashedError, TaskCancelledError, RaySystemError: see exceptions.
+    """
+    refs, single = _as_refs(object_refs, "get")
+    _check_timeout(timeout, "get")
+    values = state.runtime().get(refs, timeout)
+    return values[0] if single else values
+
+
+def wait(
+    object_refs: Sequence[ObjectRef],
+    *,
+    num_returns: int = 1,
+    timeout: float | None = None,
+    fetch_local: bool = True,
+) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    """Wait until ``num_returns`` refs are ready or ``timeout`` passes.
+
+    Returns ``(ready, not_ready)``, each in the order of ``object_refs``;
+    ``ready`` holds at most ``num_returns`` refs.
+    """
+    if isinstance(object_refs, ObjectRef):
+        raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef: wrap it in a list")
+    refs, _ = _as_refs(object_refs, "wait")
+    if len(set(refs)) != len(refs):
+        raise ValueError("wait() got the same ObjectRef twice; pass each ref once")
+    if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
+        raise ValueError(f"wait(num_returns={num_returns!r}): expected a positive integer")
+    if num_returns > len(refs):
+        raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(refs)} refs given")
+    _check_timeout(timeout, "wait")
+    ready_ids = state.runtime().wait_ids([r.id for r in refs], num_returns, timeout)
+    ready: list[ObjectRef] = []
+    not_ready: list[ObjectRef] = []
+    for r in refs:
+        (ready if r.id in ready_ids and len(ready) < num_returns else not_ready).append(r)
+    return ready, not_ready
+
+
+def put(value: Any) -> ObjectRef:
+    """Store a value in the object store; returns its ObjectRef."""
+    return state.runtime().put(value)
+
+
+def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task behind ``object_ref``: a queued task never runs; a running
+    one gets KeyboardInterrupt (``force=True``: its worker is killed). Its
+    ``get()`` then raises TaskCancelledError."""
+    if not isinstance(object_ref, ObjectRef):
+        raise TypeError(f"cancel() expects an ObjectRef, got {object_ref!r:.100}")
+    state.runtime().call("cancel", object_ref.id, bool(force))
+
+
+def cluster_resources() -> dict[str, float]:
+    """The node's total resources."""
+    return state.runtime().call("cluster_resources")
+
+
+def available_resources() -> dict[str, float]:
+    """The node's resources not held by tasks, actors or placement groups right now."""
+    return state.runtime().call("available_resources")
+
+
+def get_runtime_context() -> RuntimeContext:
+    """Ids and assigned resources of the current driver, task or actor."""
+    rt = state.runtime()
+    return RuntimeContext(getattr(rt, "job_id", "01000000"), getattr(rt, "namespace", "default"))

@@ -1,0 +1,49 @@
+"""Everything greenroom reads from the environment and the machine, in one place."""
+
+from __future__ import annotations
+
+import os
+
+
+def machine_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def machine_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8 << 30
+
+
+def driver_visible_gpus() -> list[str] | None:
+    """The driver's own CUDA_VISIBLE_DEVICES as a list, or None when unset.
+
+    When set, workers get ids from this list (as Ray does), so a driver
+    started with CUDA_VISIBLE_DEVICES=2,3 hands out devices 2 and 3.
+    """
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def detect_gpus() -> int:
+    """GPUs that NVML reports (0, without error, where NVML or a driver is absent)."""
+    visible = driver_visible_gpus()
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return 0
+    if visible is not None:
+        return min(count, len(visible))
+    return count

@@ -1,0 +1,89 @@
+"""DriverRuntime: the API in the process that owns the node.
+
+Submissions go onto the node's inbox without waiting (one loop wakeup per
+burst); ``get()`` reads the shared object table directly and blocks on a
+threading event only for objects not ready yet. Everything else is a
+``Node.api_*`` call run on the node's loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greenroom import exceptions
+from greenroom.runtime.node import Node
+from greenroom.runtime.object_ref import IdMinter
+from greenroom.runtime.runtime_base import Runtime
+from greenroom.runtime.task_spec import TaskSpec
+
+
+class DriverRuntime(Runtime):
+    def __init__(self, node: Node, namespace: str) -> None:
+        super().__init__(IdMinter(0))
+        self.node = node
+        self.objects = node.objects
+        self.namespace = namespace
+        self._feasible: dict[Any, None] = {}
+
+    def _submit(self, spec: TaskSpec) -> None:
+        node = self.node
+        if node.closed:
+            raise exceptions.RaySystemError("greenroom has been shut down; call greenroom.init() again")
+        shape = (spec.request, spec.placement)
+        if shape not in self._feasible:
+            reason = node.check_feasible(spec.request, spec.placement)
+            if reason:
+                raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
+            if spec.placement is None:  # a group's bundles can go away; the node's can't
+                self._feasible[shape] = None
+        n = spec.num_returns
+        tid = spec.task_id
+        self.objects.create([tid + i.to_bytes(4, "little") for i in range(n)], spec.name)
+        node.submit_threadsafe(spec)
+
+    def call(self, method: str, *args: Any) -> Any:
+        return self.node.call(method, *args)
+
+    def get_payloads(self, ids: list[bytes], timeout: float | None) -> list[tuple[int, Any, str]]:
+        entries = self.objects.entries
+        pending = []
+        for oid in ids:
+            entry = entries.get(oid)
+            if entry is None:
+                raise exceptions.ObjectLostError(
+                    f"object {oid.hex()} is unknown to this node (from an earlier session?)"
+                )
+            if entry.kind is None:
+                pending.append(oid)
+        if pending:
+            ready = self.objects.wait(pending, len(pending), timeout)
+            if len(ready) < len(pending):
+                raise exceptions.GetTimeoutError(
+                    f"get() timed out after {timeout} s: {len(pending) - len(ready)} of "
+                    f"{len(ids)} objects not ready"
+                )
+        out = []
+        for oid in ids:
+            e = entries[oid]
+            out.append((e.kind, e.payload, e.name))
+        return out
+
+    def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
+        for oid in ids:
+            if oid not in self.objects.entries:
+                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+        return self.objects.wait(ids, num_returns, timeout)
+
+    def _put_payload(self, oid: bytes, payload: bytes) -> None:
+        from greenroom.runtime import wire
+
+        self.objects.complete(oid, wire.VALUE, payload)
+
+    def _when_ready(self, oid: bytes, callback: Any) -> None:
+        if oid not in self.objects.entries:
+            raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+        if not self.objects.on_ready(oid, lambda _o, _e: callback()):
+            callback()
+
+    def shutdown(self) -> None:
+        self.node.stop()

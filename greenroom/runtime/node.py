@@ -1,0 +1,582 @@
+"""The node: one event loop that owns the workers, the object table and the scheduler.
+
+Threads: the node's loop runs in its own thread. Every method here runs on
+that loop, except the ``*_threadsafe`` entry points and ``call`` used by the
+driver's threads. Scheduling decisions come from the pure ``Scheduler``; this
+module only carries them out (fork or reuse a worker, send EXEC, deliver DONE).
+
+A task's life: submitted -> waiting for its ObjectRef arguments -> queued in
+the scheduler -> granted (resources, GPU ids) -> running on a worker ->
+done (results stored, resources released) | retried | failed.
+
+Shutdown order (``stop``): refuse new work, fail every pending object,
+close worker sockets and the zygote's control socket (the zygote kills and
+reaps every worker, then exits), wait for the zygote, cancel owned asyncio
+tasks, stop the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenroom import exceptions
+from greenroom.runtime import serialization, wire
+from greenroom.runtime.object_table import ObjectTable
+from greenroom.runtime.task_spec import TaskSpec
+from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
+from greenroom.scheduler.deadlock import BlockedTask, find_deadlock
+from greenroom.scheduler.errors import Unschedulable
+from greenroom.scheduler.queue import Scheduler
+from greenroom.scheduler.resources import ResourceSet
+
+CRASH_EXIT_WAIT_S = 2.0
+
+
+@dataclass(slots=True, eq=False)
+class TaskRecord:
+    spec: TaskSpec
+    retries_left: int
+    deps_pending: int = 0
+    worker: WorkerProc | None = None
+    granted: bool = False
+    cancelled: bool = False
+    force_cancelled: bool = False
+    assigned: list = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class PendingGet:
+    """A worker's get()/wait() that is waiting for objects."""
+
+    worker: WorkerProc
+    rid: int
+    ids: list
+    payloads: bool  # get() returns payloads; wait() returns ready ids
+    timeout: float | None
+    remaining: int = 0
+    timer: Any = None
+    done: bool = False
+    task_id: bytes | None = None
+
+
+class Node:
+    """Owns the loop thread; see the module docstring."""
+
+    def __init__(
+        self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None
+    ) -> None:
+        self.scheduler = Scheduler(total)
+        # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
+        self.gpu_names = gpu_names
+        self.objects = ObjectTable()
+        self._pg_names: dict[str, bytes] = {}
+        self._pg_counter = 0
+        self.tasks: dict[bytes, TaskRecord] = {}
+        self.functions: dict[bytes, bytes] = {}
+        self.placement_groups: dict[bytes, dict] = {}
+        self.log_to_driver = log_to_driver
+        self._inbox: collections.deque = collections.deque()
+        self._inbox_scheduled = False
+        self._schedule_pending = False
+        self._owned: set[asyncio.Task] = set()
+        self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
+        self._assigned_cache: dict[Any, dict] = {}
+        self.closed = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.pool: WorkerPool | None = None
+
+    # -- lifecycle (driver thread) ---------------------------------------------------
+    def start(self) -> None:
+        started: concurrent.futures.Future = concurrent.futures.Future()
+        self.thread = threading.Thread(target=self._run, args=(started,), name="greenroom-node", daemon=True)
+        self.thread.start()
+        started.result()
+
+    def _run(self, started: concurrent.futures.Future) -> None:
+        try:
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        except ImportError:  # pragma: no cover - uvloop is a dependency
+            loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self.pool = WorkerPool(loop, self._on_message, self._on_worker_ready, self._on_worker_lost, self.log_to_driver)
+            self.pool.start()
+        except BaseException as e:
+            started.set_exception(e)
+            loop.close()
+            return
+        started.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def stop(self) -> None:
+        if self.loop is None or self.closed:
+            return
+        self.closed = True
+        if self.loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(self._stop(), self.loop)
+            try:
+                fut.result(timeout=15)
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self.thread.join(timeout=15)
+
+    async def _stop(self) -> None:
+        lost = serialization.dumps(exceptions.ObjectLostError("the greenroom node shut down before this object was ready"))
+        for oid, entry in list(self.objects.entries.items()):
+            if entry.kind is None:
+                self.objects.complete(oid, wire.SYSTEM_ERROR, lost)
+        self.pool.close()
+        for t in list(self._owned):
+            t.cancel()
+        if self._owned:
+            await asyncio.gather(*self._owned, return_exceptions=True)
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Run ``api_<method>(*args)`` on the loop and return its result (driver threads)."""
+        if self.closed:
+            raise exceptions.RaySystemError("greenroom has been shut down; call greenroom.init() again")
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(getattr(self, "api_" + method)(*args))
+            except BaseException as e:
+                fut.set_exception(e)
+
+        self.loop.call_soon_threadsafe(run)
+        return fut.result()
+
+    def _own(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._owned.add(task)
+        task.add_done_callback(self._owned.discard)
+
+    # -- submission ------------------------------------------------------------------
+    def submit_threadsafe(self, spec: TaskSpec) -> None:
+        """Queue a task from any thread; one wakeup serves a burst of submissions."""
+        self._inbox.append(spec)
+        if not self._inbox_scheduled:
+            self._inbox_scheduled = True
+            self.loop.call_soon_threadsafe(self._drain_inbox)
+
+    def _drain_inbox(self) -> None:
+        self._inbox_scheduled = False
+        inbox = self._inbox
+        while inbox:
+            self._accept(inbox.popleft())
+        self._schedule()
+
+    def check_feasible(self, spec_request: ResourceSet, placement: tuple | None) -> str | None:
+        return self.scheduler.infeasible_reason(spec_request, placement)
+
+    def _accept(self, spec: TaskSpec) -> None:
+        if spec.func_blob is not None:
+            self.functions[spec.func_id] = spec.func_blob
+        retries = spec.max_retries if spec.max_retries >= 0 else float("inf")
+        task = TaskRecord(spec, retries)
+        self.tasks[spec.task_id] = task
+        for dep in spec.deps:
+            if self.objects.on_ready(dep[1], lambda oid, e, t=task: self._dep_ready(t)):
+                task.deps_pending += 1
+        if task.deps_pending == 0:
+            self._enqueue(task)
+
+    def _dep_ready(self, task: TaskRecord) -> None:
+        # May run on a driver thread (a put() completing a dependency): hop to the loop.
+        if threading.current_thread() is not self.thread:
+            self.loop.call_soon_threadsafe(self._dep_ready, task)
+            return
+        task.deps_pending -= 1
+        if task.deps_pending == 0:
+            self._enqueue(task)
+            self._schedule()
+
+    def _enqueue(self, task: TaskRecord) -> None:
+        if task.cancelled:
+            return
+        spec = task.spec
+        for _pos, oid in spec.deps:  # a failed argument fails the task, as in Ray
+            entry = self.objects.get(oid)
+            if entry.kind != wire.VALUE:
+                self._finish(task, entry.kind, [entry.payload] * spec.num_returns)
+                return
+        try:
+            self.scheduler.submit(spec.task_id, spec.request, spec.placement)
+        except Unschedulable as e:
+            self._fail(task, exceptions.TaskUnschedulableError(f"task {spec.name!r}: {e}"))
+
+    def _schedule(self) -> None:
+        if not self._schedule_pending:
+            self._schedule_pending = True
+            self.loop.call_soon(self._run_schedule)
+
+    def _run_schedule(self) -> None:
+        self._schedule_pending = False
+        decisions = self.scheduler.schedule()
+        for pg_id in decisions.placement_groups_ready:
+            pg = self.placement_groups.get(pg_id)
+            if pg is not None:
+                self.objects.complete(pg["ready"], wire.VALUE, serialization.dumps(True))
+        for grant in decisions.grants:
+            task = self.tasks.get(grant.key)
+            if task is None or task.cancelled:
+                self.scheduler.release(grant.key)
+                continue
+            task.granted = True
+            alloc = grant.allocation
+            task.assigned = self._assigned(alloc)
+            worker = self.pool.acquire(",".join(map(str, task.assigned[1])))
+            worker.task = task
+            task.worker = worker
+            if worker.transport is not None:
+                self._send_exec(worker, task)
+        if self._blocked:
+            self._check_deadlock()
+
+    def _assigned(self, alloc: Any) -> list:
+        cached = self._assigned_cache.get(alloc)
+        if cached is None:
+            resources = alloc.resources.to_dict()
+            if alloc.gpus:
+                resources["GPU"] = sum(units for _, units in alloc.gpus) / 10_000
+            ids: list = alloc.gpu_ids
+            if self.gpu_names is not None:
+                names = [self.gpu_names[i] if i < len(self.gpu_names) else str(i) for i in ids]
+                ids = [int(n) if n.isdigit() else n for n in names]
+            cached = self._assigned_cache[alloc] = [resources, ids]
+        return cached
+
+    def _send_exec(self, w: WorkerProc, task: TaskRecord) -> None:
+        spec = task.spec
+        blob = None
+        if spec.func_id not in w.functions:
+            blob = self.functions[spec.func_id]
+            w.functions.add(spec.func_id)
+        deps = []
+        for pos, oid in spec.deps:
+            deps.append([pos, wire.VALUE, self.objects.get(oid).payload])
+        w.send([wire.EXEC, spec.task_id, spec.func_id, blob, spec.args_blob, deps,
+                spec.num_returns, spec.name, task.assigned])  # fmt: skip
+
+    # -- workers ---------------------------------------------------------------------
+    def _on_worker_ready(self, w: WorkerProc) -> None:
+        if w.task is not None:
+            self._send_exec(w, w.task)
+
+    def _on_message(self, w: WorkerProc, msg: list) -> None:
+        kind = msg[0]
+        if kind == wire.DONE:
+            self._on_done(w, msg[1], msg[2], msg[3])
+        elif kind == wire.REQUEST:
+            self._on_request(w, msg[1], msg[2], msg[3])
+        elif kind == wire.HELLO:
+            if msg[1] != wire.PROTOCOL_VERSION:
+                w.kill()
+
+    def _on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list) -> None:
+        w.drain_output()
+        task = w.task
+        w.task = None
+        if task is None or task.spec.task_id != task_id:
+            return
+        spec = task.spec
+        self.scheduler.release(task_id)
+        task.worker = None
+        task.granted = False
+        calls = w.calls[spec.func_id] = w.calls.get(spec.func_id, 0) + 1
+        if spec.max_calls and calls >= spec.max_calls:
+            self.pool.retire(w)
+        else:
+            self.pool.release(w)
+        if kind == wire.TASK_ERROR and task.cancelled:
+            kind, payloads = wire.SYSTEM_ERROR, [self._cancelled_payload(spec)] * spec.num_returns
+        elif kind == wire.TASK_ERROR and task.retries_left > 0 and self._retryable(spec, payloads[0]):
+            task.retries_left -= 1
+            self._enqueue(task)
+            self._schedule()
+            return
+        elif len(payloads) != spec.num_returns:
+            payloads = payloads * spec.num_returns
+        self._finish(task, kind, payloads)
+        self._schedule()
+
+    def _retryable(self, spec: TaskSpec, payload: bytes) -> bool:
+        retry = spec.retry_exceptions
+        if retry is True:
+            return True
+        if not retry:
+            return False
+        try:
+            err = serialization.loads(payload)
+        except Exception:
+            return False
+        return isinstance(err.cause, tuple(retry))
+
+    def _finish(self, task: TaskRecord, kind: int, payloads: list) -> None:
+        spec = task.spec
+        self.tasks.pop(spec.task_id, None)
+        complete = self.objects.complete
+        if spec.num_returns == 1:
+            complete(spec.task_id + b"\x00\x00\x00\x00", kind, payloads[0])
+        else:
+            for i, payload in enumerate(payloads):
+                complete(spec.task_id + i.to_bytes(4, "little"), kind, payload)
+
+    def _fail(self, task: TaskRecord, error: BaseException) -> None:
+        payload = serialization.dumps(error)
+        self._finish(task, wire.SYSTEM_ERROR, [payload] * task.spec.num_returns)
+
+    @staticmethod
+    def _cancelled_payload(spec: TaskSpec) -> bytes:
+        return serialization.dumps(exceptions.TaskCancelledError(f"task {spec.name!r} was cancelled"))
+
+    def _on_worker_lost(self, w: WorkerProc) -> None:
+        self.pool.forget(w)
+        for fd in list(w.out):
+            w._read_output(fd)
+        task = w.task
+        w.task = None
+        if task is not None:
+            self._blocked.pop(task.spec.task_id, None)
+        if task is None or self.closed:
+            return
+        self.scheduler.release(task.spec.task_id)
+        task.granted = False
+        task.worker = None
+        self._own(self._after_crash(w, task))
+
+    async def _after_crash(self, w: WorkerProc, task: TaskRecord) -> None:
+        try:
+            code = await asyncio.wait_for(asyncio.shield(w.exit_code), CRASH_EXIT_WAIT_S)
+        except asyncio.TimeoutError:
+            code = None
+        spec = task.spec
+        if task.cancelled:
+            self._finish(task, wire.SYSTEM_ERROR, [self._cancelled_payload(spec)] * spec.num_returns)
+        elif task.retries_left > 0:
+            task.retries_left -= 1
+            self._enqueue(task)
+        else:
+            self._fail(task, exceptions.WorkerCrashedError(
+                f"the worker (pid={w.pid}) running task {spec.name!r} died: {describe_exit(code)}. "
+                f"It was tried {spec.max_retries + 1 if spec.max_retries >= 0 else 'many'} time(s); "
+                "raise max_retries to retry more."
+            ))  # fmt: skip
+        self._schedule()
+
+    # -- requests from workers ---------------------------------------------------------
+    def _on_request(self, w: WorkerProc, rid: int, op: str, args: Any) -> None:
+        try:
+            if op == wire.OP_GET:
+                self._request_get(w, rid, args[0], len(args[0]), args[1], payloads=True)
+            elif op == wire.OP_WAIT:
+                self._request_get(w, rid, args[0], args[1], args[2], payloads=False)
+            elif op == wire.OP_PUT:
+                self.objects.complete(args[0], wire.VALUE, args[1])
+            elif op == wire.OP_SUBMIT:
+                spec = TaskSpec.from_wire(args)
+                reason = self.check_feasible(spec.request, spec.placement)
+                if reason:
+                    raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
+                self.objects.create([spec.task_id + i.to_bytes(4, "little") for i in range(spec.num_returns)], spec.name)
+                self._accept(spec)
+                self._schedule()
+                w.send([wire.REPLY, rid, True, None])
+            elif op == wire.OP_CALL:
+                result = getattr(self, "api_" + args[0])(*serialization.loads(args[1]))
+                w.send([wire.REPLY, rid, True, result])
+        except Exception as e:
+            w.send([wire.REPLY, rid, False, serialization.dumps(e)])
+
+    def _request_get(self, w: WorkerProc, rid: int, ids: list, num: int, timeout: float | None, payloads: bool) -> None:
+        entries = self.objects.entries
+        for oid in ids:
+            if oid not in entries:
+                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+        pending = PendingGet(w, rid, ids, payloads, timeout)
+        ready = sum(1 for oid in ids if entries[oid].kind is not None)
+        pending.remaining = num - ready
+        if pending.remaining <= 0 or timeout == 0:
+            self._reply_get(pending)
+            return
+
+        def arrived(_oid: bytes, _entry: Any) -> None:
+            if threading.current_thread() is not self.thread:
+                self.loop.call_soon_threadsafe(arrived, _oid, _entry)
+                return
+            pending.remaining -= 1
+            if pending.remaining <= 0:
+                self._reply_get(pending)
+
+        for oid in ids:
+            self.objects.on_ready(oid, arrived)
+        if pending.done:
+            return
+        if timeout is not None:
+            pending.timer = self.loop.call_later(timeout, self._reply_get, pending, True)
+        task = w.task
+        if task is not None:
+            # Blocked in get(): lend the task's CPU back so the work it waits on can run.
+            pending.task_id = task.spec.task_id
+            self._blocked[task.spec.task_id] = pending
+            self.scheduler.block(task.spec.task_id)
+            self._schedule()
+
+    def _reply_get(self, p: PendingGet, timed_out: bool = False, error: BaseException | None = None) -> None:
+        if p.done:
+            return
+        p.done = True
+        if p.timer is not None:
+            p.timer.cancel()
+        if p.task_id is not None and self._blocked.pop(p.task_id, None) is not None:
+            self.scheduler.unblock(p.task_id)
+        entries = self.objects.entries
+        if error is None and timed_out and p.payloads:
+            missing = sum(1 for o in p.ids if entries[o].kind is None)
+            error = exceptions.GetTimeoutError(
+                f"get() timed out after {p.timeout} s: {missing} of {len(p.ids)} objects not ready"
+            )
+        if error is not None:
+            p.worker.send([wire.REPLY, p.rid, False, serialization.dumps(error)])
+        elif p.payloads:
+            p.worker.send([wire.REPLY, p.rid, True, [[entries[o].kind, entries[o].payload, entries[o].name] for o in p.ids]])
+        else:
+            p.worker.send([wire.REPLY, p.rid, True, [o for o in p.ids if entries[o].kind is not None]])
+
+    def _check_deadlock(self) -> None:
+        """Fail gets that wait on work only blocked tasks' resources could run (Ray hangs)."""
+        blocked: dict[bytes, BlockedTask] = {}
+        queued: dict[bytes, ResourceSet] = {}
+        capacity = self.scheduler.total
+        for task_id, p in self._blocked.items():
+            held = self.scheduler.held(task_id)
+            if held is None:
+                continue
+            kept = ResourceSet.from_units({k: v for k, v in held.resources.amounts if k != "CPU"})
+            waits = frozenset(
+                o[:12] for o in p.ids if self.objects.entries[o].kind is None and o[:12] in self.tasks
+            )
+            blocked[task_id] = BlockedTask(held=kept, waits_on=waits)
+            capacity = capacity - kept
+            for dep in waits:
+                t = self.tasks[dep]
+                if not t.granted and dep not in self._blocked:
+                    queued[dep] = t.spec.request
+        if not queued:
+            return
+        stuck = find_deadlock(blocked, queued, capacity)
+        if not stuck:
+            return
+        holders = ", ".join(f"{self.tasks[t].spec.name!r} (holding {blocked[t].held.describe()})" for t in stuck)
+        for task_id in stuck:
+            p = self._blocked[task_id]
+            waits = [self.tasks[d] for d in sorted(blocked[task_id].waits_on) if d in queued]
+            wanted = "; ".join(f"{t.spec.name!r} needs {t.spec.request.describe()}" for t in waits)
+            self._reply_get(p, error=exceptions.ResourceDeadlockError(
+                f"task {self.tasks[task_id].spec.name!r} is blocked in get() waiting on work that can never "
+                f"run: {wanted or 'its dependencies'}; the resources it needs are held by tasks blocked in "
+                f"get(): {holders}. Ray would hang here. Reserve resources for the inner work (a placement "
+                "group), or request fewer GPUs/custom resources for the outer task."
+            ))  # fmt: skip
+
+    # -- cancel ------------------------------------------------------------------------
+    def api_cancel(self, oid: bytes, force: bool) -> None:
+        task = self.tasks.get(oid[:12])
+        if task is None:
+            return
+        task.cancelled = True
+        if self.scheduler.cancel(task.spec.task_id) or (not task.granted and task.worker is None):
+            self._finish(task, wire.SYSTEM_ERROR, [self._cancelled_payload(task.spec)] * task.spec.num_returns)
+            return
+        w = task.worker
+        if w is None or w.pid is None:
+            return
+        if force:
+            task.force_cancelled = True
+            w.kill()
+        else:
+            os.kill(w.pid, signal.SIGINT)
+
+    # -- resources ---------------------------------------------------------------------
+    def api_cluster_resources(self) -> dict:
+        return self.scheduler.total.to_dict()
+
+    def api_available_resources(self) -> dict:
+        return {k: v for k, v in self.scheduler.available.to_dict().items() if v > 0}
+
+    # -- placement groups --------------------------------------------------------------
+    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str) -> list:
+        if name and name in self._pg_names:
+            raise ValueError(f"a placement group named {name!r} already exists; pick another name")
+        self._pg_counter += 1
+        pg_id = b"pg" + self._pg_counter.to_bytes(14, "little")
+        resources = [ResourceSet.from_units(b) for b in bundles]
+        try:
+            self.scheduler.create_placement_group(pg_id, resources, strategy)
+        except Unschedulable as e:
+            raise ValueError(f"placement group {bundles_desc(resources)} can never be placed: {e}") from None
+        ready_id = pg_id + b"\xff\xff\xff\xff"
+        self.objects.create([ready_id], f"placement_group {name or pg_id.hex()}")
+        self.placement_groups[pg_id] = {"name": name, "bundles": resources, "strategy": strategy, "ready": ready_id}
+        if name:
+            self._pg_names[name] = pg_id
+        self._schedule()
+        return [pg_id, ready_id]
+
+    def api_remove_placement_group(self, pg_id: bytes) -> None:
+        pg = self.placement_groups.get(pg_id)
+        if pg is None or pg.get("removed"):
+            return
+        pg["removed"] = True
+        self._pg_names.pop(pg["name"], None)
+        for key in self.scheduler.remove_placement_group(pg_id):
+            task = self.tasks.get(key)
+            if task is not None:
+                self._fail(task, exceptions.TaskUnschedulableError(
+                    f"task {task.spec.name!r} was queued in placement group {pg_id.hex()}, which was removed"
+                ))  # fmt: skip
+        entry = self.objects.get(pg["ready"])
+        if entry is not None and entry.kind is None:
+            self.objects.complete(pg["ready"], wire.SYSTEM_ERROR, serialization.dumps(
+                exceptions.RayError(f"placement group {pg_id.hex()} was removed before it was ready")
+            ))  # fmt: skip
+        self._schedule()
+
+    def api_get_placement_group(self, name: str) -> list:
+        pg_id = self._pg_names.get(name)
+        if pg_id is None:
+            raise ValueError(f"no placement group named {name!r}; known names: {sorted(self._pg_names)}")
+        pg = self.placement_groups[pg_id]
+        return [pg_id, [b.to_dict() for b in pg["bundles"]], pg["strategy"], pg["ready"]]
+
+    def api_placement_group_table(self) -> dict:
+        table = {}
+        for pg_id, pg in self.placement_groups.items():
+            state = "REMOVED" if pg.get("removed") else self.scheduler.placement_group_state(pg_id)
+            table[pg_id.hex()] = {
+                "placement_group_id": pg_id.hex(),
+                "name": pg["name"],
+                "strategy": pg["strategy"],
+                "state": state,
+                "bundles": {i: b.to_dict() for i, b in enumerate(pg["bundles"])},
+                "stats": {},
+            }
+        return table
+
+
+def bundles_desc(bundles: list[ResourceSet]) -> str:
+    return "[" + ", ".join(b.describe() for b in bundles) + "]"

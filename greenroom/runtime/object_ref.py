@@ -1,0 +1,74 @@
+"""ObjectRef: a handle to a value that a task returns or ``put()`` stores.
+
+Ids are 16 bytes: a 12-byte task id (4-byte owner, 8-byte counter) and a 4-byte
+return index, so every process mints ids without asking the node.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import struct
+from typing import Any, Generator
+
+_TASK_ID = struct.Struct("<IQ")
+
+
+class IdMinter:
+    """Mints task ids unique on the node: owner 0 is the driver, workers use their id."""
+
+    def __init__(self, owner: int) -> None:
+        self.owner = owner
+        self._counter = itertools.count(1)
+
+    def task_id(self) -> bytes:
+        return _TASK_ID.pack(self.owner, next(self._counter))
+
+
+def object_id(task_id: bytes, index: int) -> bytes:
+    return task_id + index.to_bytes(4, "little")
+
+
+def task_of(object_id: bytes) -> bytes:
+    return object_id[:12]
+
+
+class ObjectRef:
+    """A reference to a remote value; pass it to ``get()``, to tasks, or ``await`` it."""
+
+    __slots__ = ("id", "__weakref__")
+
+    def __init__(self, id: bytes) -> None:
+        self.id = id
+
+    def hex(self) -> str:
+        return self.id.hex()
+
+    def binary(self) -> bytes:
+        return self.id
+
+    def task_id(self) -> str:
+        return task_of(self.id).hex()
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self.id.hex()})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __reduce__(self) -> Any:
+        return (ObjectRef, (self.id,))
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        from greenroom.runtime import state
+
+        return state.runtime().await_ref(self).__await__()
+
+    def future(self) -> concurrent.futures.Future:
+        """A ``concurrent.futures.Future`` that resolves to the value (or raises)."""
+        from greenroom.runtime import state
+
+        return state.runtime().future(self)

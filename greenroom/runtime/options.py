@@ -1,0 +1,113 @@
+"""Validating ``@remote(...)`` and ``.options(...)`` for tasks, once, at decoration.
+
+Bad options raise here (TypeError/ValueError naming the option and what to
+change), never later at ``.remote()`` or in a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from greenroom.scheduler.resources import ResourceSet, parse_resources
+
+TASK_OPTIONS = frozenset({
+    "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries",
+    "retry_exceptions", "max_calls", "scheduling_strategy", "name", "placement_group",
+    "placement_group_bundle_index", "placement_group_capture_child_tasks", "runtime_env",
+    "accelerator_type", "object_store_memory", "_metadata", "label_selector",
+})  # fmt: skip
+
+# Accepted only with their "does nothing" value: anything else can't be honoured here.
+_UNSUPPORTED = {"runtime_env": (None, {}), "accelerator_type": (None,), "_metadata": (None,), "label_selector": (None, {})}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    request: ResourceSet
+    num_returns: int
+    max_retries: int
+    retry_exceptions: Any  # bool or tuple of exception types
+    max_calls: int
+    placement: tuple | None  # (pg_id, bundle_index)
+    name: str | None
+
+
+def check_names(options: dict, allowed: frozenset, what: str) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
+            f"valid options are: {', '.join(sorted(allowed))}"
+        )
+    for key, fine in _UNSUPPORTED.items():
+        if key in options and options[key] not in fine:
+            raise ValueError(
+                f"option {key}={options[key]!r} is not supported by greenroom on one machine; "
+                f"remove it (greenroom runs tasks in this Python environment)"
+            )
+
+
+def _int_option(options: dict, key: str, default: int, minimum: int) -> int:
+    value = options.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{key}={value!r}: expected an integer")
+    if value < minimum:
+        raise ValueError(f"{key}={value!r}: must be >= {minimum}")
+    return value
+
+
+def placement_of(options: dict) -> tuple | None:
+    """(pg_id, bundle_index) from scheduling_strategy or the older placement_group= option."""
+    from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    strategy = options.get("scheduling_strategy")
+    if isinstance(strategy, PlacementGroupSchedulingStrategy):
+        pg, index = strategy.placement_group, strategy.placement_group_bundle_index
+    elif strategy in (None, "DEFAULT", "SPREAD"):
+        pg, index = options.get("placement_group"), options.get("placement_group_bundle_index", -1)
+        if pg in (None, "default"):
+            return None
+    else:
+        raise ValueError(
+            f"scheduling_strategy={strategy!r} is not supported; use 'DEFAULT', 'SPREAD' or "
+            "PlacementGroupSchedulingStrategy(pg)"
+        )
+    if isinstance(index, bool) or not isinstance(index, int) or index < -1:
+        raise ValueError(f"placement_group_bundle_index={index!r}: must be -1 (any bundle) or a bundle index")
+    if pg is None:
+        raise ValueError("PlacementGroupSchedulingStrategy needs a placement group, got None")
+    if index >= pg.bundle_count:
+        raise ValueError(
+            f"placement_group_bundle_index={index} is out of range: the group has {pg.bundle_count} bundle(s)"
+        )
+    return (pg.id.binary(), index)
+
+
+def task_options(options: dict) -> TaskOptions:
+    """Validate task options (from ``@remote`` merged with ``.options``)."""
+    check_names(options, TASK_OPTIONS, "a remote function")
+    request = parse_resources(
+        num_cpus=options.get("num_cpus"),
+        num_gpus=options.get("num_gpus"),
+        memory=options.get("memory"),
+        resources=options.get("resources"),
+        default_cpus=1.0,
+    )
+    num_returns = _int_option(options, "num_returns", 1, 1)
+    max_retries = _int_option(options, "max_retries", 3, -1)
+    retry = options.get("retry_exceptions", False)
+    if isinstance(retry, (list, tuple)):
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in retry):
+            raise TypeError(f"retry_exceptions={retry!r}: expected True/False or a list of exception classes")
+        retry = tuple(retry)
+    elif not isinstance(retry, bool):
+        raise TypeError(f"retry_exceptions={retry!r}: expected True/False or a list of exception classes")
+    default_calls = 1 if request.get("GPU") > 0 else 0  # a GPU worker's memory goes with its process
+    max_calls = _int_option(options, "max_calls", default_calls, 0)
+    name = options.get("name")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name={name!r}: expected a string")
+    return TaskOptions(request, num_returns, max_retries, retry, max_calls, placement_of(options), name)

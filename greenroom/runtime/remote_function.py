@@ -1,0 +1,102 @@
+"""``@remote`` functions: options checked at decoration, bound to a node at first ``.remote()``."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from typing import Any, Callable, Generic, ParamSpec, TypeVar
+
+from greenroom.runtime import serialization, state
+from greenroom.runtime.options import TaskOptions, task_options
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Exported:
+    """A function pickled once: its id (content hash) and bytes."""
+
+    __slots__ = ("name", "func_id", "blob")
+
+    def __init__(self, fn: Callable, name: str) -> None:
+        self.name = name
+        try:
+            self.blob = serialization.dumps(fn)
+        except Exception as e:
+            raise TypeError(f"cannot pickle remote function {name!r}: {type(e).__name__}: {e}") from e
+        self.func_id = hashlib.blake2b(self.blob, digest_size=16).digest()
+
+
+class RemoteFunction(Generic[P, R]):
+    """A function decorated with ``@remote``: call ``.remote(...)`` to run it as a task."""
+
+    def __init__(self, fn: Callable[P, R], options: dict[str, Any]) -> None:
+        self._function = fn
+        self._raw_options = dict(options)
+        self._options: TaskOptions = task_options(self._raw_options)
+        self._name = options.get("name") or getattr(fn, "__qualname__", repr(fn))
+        self._exported: _Exported | None = None
+        self._exported_pid = 0
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"remote function {self._name!r} cannot be called directly; "
+            f"use {self._name}.remote(...) to run it as a task"
+        )
+
+    def _export(self) -> _Exported:
+        # Pickled at first use (as Ray does), so module-level names it uses are defined.
+        exported = self._exported
+        if exported is None or self._exported_pid != os.getpid():
+            exported = self._exported = _Exported(self._function, self._name)
+            self._exported_pid = os.getpid()
+        return exported
+
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Submit a call; returns an ObjectRef (a list of them if num_returns > 1)."""
+        refs = state.runtime().submit_task(self._export(), self._options, args, kwargs)
+        return refs[0] if self._options.num_returns == 1 else refs
+
+    def options(self, **options: Any) -> RemoteFunction[P, R]:
+        """A copy of this function with some options changed (validated now)."""
+        clone = RemoteFunction.__new__(RemoteFunction)
+        clone.__dict__.update(self.__dict__)
+        clone._raw_options = {**self._raw_options, **options}
+        clone._options = task_options(clone._raw_options)
+        clone._name = clone._raw_options.get("name") or self._name
+        if clone._name != self._name:
+            clone._exported = None
+        return clone
+
+    def __reduce__(self) -> Any:
+        return (RemoteFunction, (self._function, self._raw_options))
+
+    def __repr__(self) -> str:
+        return f"<greenroom remote function {self._name}>"
+
+
+def make_remote(target: Any, options: dict[str, Any]) -> Any:
+    if isinstance(target, type):
+        raise TypeError(f"@remote on a class ({target.__name__}): actors are not available yet")
+    if not callable(target):
+        raise TypeError(f"@remote expects a function or a class, got {target!r}")
+    return RemoteFunction(target, options)
+
+
+def remote(*args: Any, **options: Any) -> Any:
+    """Make a function a remote task (or a class an actor).
+
+    ``@remote`` or ``@remote(num_cpus=..., num_gpus=..., memory=..., resources={...},
+    num_returns=..., max_retries=..., retry_exceptions=..., max_calls=...)``.
+    Options are checked here: a bad value raises TypeError or ValueError at once.
+    """
+    if len(args) == 1 and not options and callable(args[0]):
+        return make_remote(args[0], {})
+    if args:
+        raise TypeError(
+            "@remote takes keyword options only, e.g. @remote(num_gpus=1); "
+            f"got positional arguments {args!r}"
+        )
+    return lambda target: make_remote(target, options)

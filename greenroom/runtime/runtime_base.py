@@ -1,0 +1,162 @@
+"""The narrow interface between the public API and a node.
+
+``Runtime`` is what ``greenroom.get``/``remote``/``put``... call. Two kinds:
+``DriverRuntime`` (driver.py) owns a node in this process; ``ClientRuntime``
+talks to a node over a socket (a worker today; an attached driver later).
+Everything a caller needs beyond get/wait goes through ``call(method, *args)``,
+a named method of the node (Node.api_*), the same for both kinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+
+from greenroom import exceptions
+from greenroom.runtime import serialization, wire
+from greenroom.runtime.object_ref import IdMinter, ObjectRef, object_id
+from greenroom.runtime.task_spec import TaskSpec, encode_args
+
+
+def decode(kind: int, payload: bytes, name: str = "") -> Any:
+    """Turn a stored payload back into its value, or raise what it holds."""
+    try:
+        value = serialization.loads(payload)
+    except Exception as e:
+        raise exceptions.RaySystemError(
+            f"could not unpickle the result of task {name!r}: {type(e).__name__}: {e}. "
+            "Make sure its classes are importable in this process."
+        ) from e
+    if kind == wire.VALUE:
+        return value
+    if kind == wire.TASK_ERROR:
+        raise value.as_instanceof_cause()
+    raise value
+
+
+class Runtime:
+    """Shared by driver and client runtimes: building specs and refs."""
+
+    def __init__(self, ids: IdMinter) -> None:
+        self.ids = ids
+        self.exported: set[bytes] = set()
+
+    # -- implemented by subclasses -------------------------------------------------
+    def _submit(self, spec: TaskSpec) -> None:
+        raise NotImplementedError
+
+    def call(self, method: str, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def get_payloads(self, ids: list[bytes], timeout: float | None) -> list[tuple[int, Any, str]]:
+        raise NotImplementedError
+
+    def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
+        raise NotImplementedError
+
+    def _put_payload(self, oid: bytes, payload: bytes) -> None:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------
+    def submit_task(self, fn_info: Any, options: Any, args: tuple, kwargs: dict) -> list[ObjectRef]:
+        name = fn_info.name
+        args_blob, deps = encode_args(args, kwargs, name)
+        task_id = self.ids.task_id()
+        func_id = fn_info.func_id
+        blob = None
+        if func_id not in self.exported:
+            blob = fn_info.blob
+            self.exported.add(func_id)
+        spec = TaskSpec(
+            task_id, name, func_id, blob, args_blob, deps, options.num_returns,
+            options.request, options.placement, options.max_retries,
+            options.retry_exceptions, options.max_calls,
+        )  # fmt: skip
+        try:
+            self._submit(spec)
+        except BaseException:
+            if blob is not None:
+                self.exported.discard(func_id)
+            raise
+        return [ObjectRef(object_id(task_id, i)) for i in range(options.num_returns)]
+
+    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+        return [decode(kind, payload, name) for kind, payload, name in self.get_payloads([r.id for r in refs], timeout)]
+
+    def put(self, value: Any) -> ObjectRef:
+        if isinstance(value, ObjectRef):
+            raise TypeError(
+                "put() of an ObjectRef is not allowed: pass the ref itself, or wrap it in a list"
+            )
+        try:
+            payload = serialization.dumps(value)
+        except Exception as e:
+            raise TypeError(f"cannot pickle the value given to put(): {value!r:.200} ({type(e).__name__}: {e})") from e
+        oid = object_id(self.ids.task_id(), 0)
+        self._put_payload(oid, payload)
+        return ObjectRef(oid)
+
+    def future(self, ref: ObjectRef) -> concurrent.futures.Future:
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def fetch() -> None:
+            try:
+                fut.set_result(self.get([ref], None)[0])
+            except BaseException as e:
+                fut.set_exception(e)
+
+        self._when_ready(ref.id, fetch)
+        return fut
+
+    async def await_ref(self, ref: ObjectRef) -> Any:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+
+        self._when_ready(ref.id, wake)
+        await fut
+        return self.get([ref], None)[0]
+
+    def _when_ready(self, oid: bytes, callback: Any) -> None:
+        """Call ``callback()`` (from any thread) once the object is ready."""
+        raise NotImplementedError
+
+
+class ClientRuntime(Runtime):
+    """A runtime that reaches its node through request/reply messages."""
+
+    def _request(self, op: str, args: Any) -> Any:
+        raise NotImplementedError
+
+    def _send(self, msg: list) -> None:
+        raise NotImplementedError
+
+    def _submit(self, spec: TaskSpec) -> None:
+        self._request(wire.OP_SUBMIT, spec.to_wire())
+
+    def call(self, method: str, *args: Any) -> Any:
+        return self._request(wire.OP_CALL, [method, serialization.dumps(args)])
+
+    def get_payloads(self, ids: list[bytes], timeout: float | None) -> list[tuple[int, Any, str]]:
+        return [tuple(p) for p in self._request(wire.OP_GET, [ids, timeout])]
+
+    def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
+        return set(self._request(wire.OP_WAIT, [ids, num_returns, timeout]))
+
+    def _put_payload(self, oid: bytes, payload: bytes) -> None:
+        self._send([wire.REQUEST, 0, wire.OP_PUT, [oid, payload]])
+
+    def future(self, ref: ObjectRef) -> concurrent.futures.Future:
+        # One thread talks to the node in a worker, so resolve in place.
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            fut.set_result(self.get([ref], None)[0])
+        except BaseException as e:
+            fut.set_exception(e)
+        return fut
+
+    async def await_ref(self, ref: ObjectRef) -> Any:
+        return self.get([ref], None)[0]

@@ -1,0 +1,39 @@
+"""The one module that imports cloudpickle and msgpack.
+
+Values (functions, arguments, results) are cloudpickle protocol 5 bytes.
+Wire messages are msgpack arrays written back to back on a stream: msgpack
+is self-delimiting, so a streaming ``Unpacker`` splits frames in C without a
+separate length prefix.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import cloudpickle
+import msgpack
+
+PROTOCOL = 5
+
+
+def dumps(value: Any) -> bytes:
+    """Pickle a value (by value for ``__main__`` definitions, by reference otherwise)."""
+    return cloudpickle.dumps(value, protocol=PROTOCOL)
+
+
+def loads(data: bytes | memoryview) -> Any:
+    return pickle.loads(data)
+
+
+def pack(message: Any) -> bytes:
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False, use_list=True)
+
+
+def stream_unpacker() -> msgpack.Unpacker:
+    """A streaming decoder: ``feed(bytes)`` then iterate to get whole messages."""
+    return msgpack.Unpacker(raw=False, use_list=True, max_buffer_size=2**31 - 1)

@@ -1,0 +1,84 @@
+"""What a task is, on its way from the caller to the node: TaskSpec and argument encoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from greenroom.runtime import serialization
+from greenroom.runtime.object_ref import ObjectRef
+
+
+@dataclass(slots=True)
+class TaskSpec:
+    task_id: bytes
+    name: str
+    func_id: bytes
+    func_blob: bytes | None  # None when the node already has this function
+    args_blob: bytes  # b"" for no arguments
+    deps: list  # [[position, object_id], ...] top-level ObjectRef arguments
+    num_returns: int
+    request: Any  # scheduler.ResourceSet
+    placement: tuple | None  # (pg_id, bundle_index)
+    max_retries: int
+    retry_exceptions: Any  # bool or tuple of exception types
+    max_calls: int  # 0: unlimited
+
+    def to_wire(self) -> list:
+        retry = self.retry_exceptions
+        if not isinstance(retry, bool):
+            retry = serialization.dumps(retry)
+        return [
+            self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
+            self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
+            self.max_retries, retry, self.max_calls,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, msg: list) -> TaskSpec:
+        from greenroom.scheduler.resources import ResourceSet
+
+        (task_id, name, func_id, func_blob, args_blob, deps, num_returns, request, placement,
+         max_retries, retry, max_calls) = msg  # fmt: skip
+        if isinstance(retry, bytes):
+            retry = serialization.loads(retry)
+        return cls(
+            task_id, name, func_id, func_blob, args_blob, deps, num_returns,
+            ResourceSet.from_units(request), tuple(placement) if placement else None,
+            max_retries, retry, max_calls,
+        )  # fmt: skip
+
+
+def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list]:
+    """Pickle a call's arguments; top-level ObjectRefs become dependencies the
+    node resolves before the task runs (refs nested deeper travel as refs)."""
+    if not args and not kwargs:
+        return b"", []
+    deps: list = []
+    for i, a in enumerate(args):
+        if type(a) is ObjectRef:
+            deps.append([i, a.id])
+    for k, v in kwargs.items():
+        if type(v) is ObjectRef:
+            deps.append([k, v.id])
+    if deps:
+        args = tuple(None if type(a) is ObjectRef else a for a in args)
+        kwargs = {k: (None if type(v) is ObjectRef else v) for k, v in kwargs.items()}
+    try:
+        return serialization.dumps((args, kwargs)), deps
+    except Exception as e:
+        raise TypeError(_unpicklable_argument(args, kwargs, name, e)) from e
+
+
+def _unpicklable_argument(args: tuple, kwargs: dict, name: str, error: Exception) -> str:
+    for where, value in [*((f"argument {i}", a) for i, a in enumerate(args)),
+                         *((f"keyword argument {k!r}", v) for k, v in kwargs.items())]:  # fmt: skip
+        try:
+            serialization.dumps(value)
+        except Exception as e:
+            return (
+                f"cannot pickle {where} of task {name!r}: {value!r:.200} "
+                f"({type(e).__name__}: {e}). Pass something picklable, or create the object "
+                "inside the task (or an actor) instead."
+            )
+    return f"cannot pickle the arguments of task {name!r}: {type(error).__name__}: {error}"

@@ -1,0 +1,49 @@
+"""Wire messages between the node and its workers (and the zygote).
+
+Every message is a msgpack array whose first item is its type. Object and task
+ids are bytes; values are serialized bytes (see serialization.py).
+
+node -> worker
+    EXEC    [EXEC, task_id, func_id, func_blob|None, args_blob, deps, num_returns, name, assigned]
+            deps: list of [position, kind, payload] filling top-level ObjectRef args
+    REPLY   [REPLY, request_id, ok, payload]
+    EXIT    [EXIT]
+worker -> node
+    HELLO   [HELLO, PROTOCOL_VERSION, worker_id, pid]
+    DONE    [DONE, task_id, kind, payloads]      kind: VALUE or an error kind
+    REQUEST [REQUEST, request_id, op, args]
+zygote <-> node (SOCK_SEQPACKET, one message per packet)
+    FORK    [FORK, worker_id, env]      -> FORKED [FORKED, worker_id, pid] + fds (sock, out, err)
+                                        EXITED [EXITED, pid, code]  (code < 0: killed by signal -code)
+"""
+
+PROTOCOL_VERSION = 1
+
+# node -> worker
+EXEC = 1
+REPLY = 2
+EXIT = 3
+
+# worker -> node
+HELLO = 10
+DONE = 11
+REQUEST = 12
+
+# zygote
+FORK = 20
+FORKED = 21
+EXITED = 22
+SETUP = 23
+
+# Payload kinds: how to read a stored object.
+VALUE = 0  # pickled value
+TASK_ERROR = 1  # pickled RayTaskError (raised as the cause's type too)
+SYSTEM_ERROR = 2  # pickled RayError of another kind, raised as is
+
+# Request ops (worker -> node)
+OP_SUBMIT = "submit"
+OP_GET = "get"
+OP_WAIT = "wait"
+OP_PUT = "put"
+OP_CANCEL = "cancel"
+OP_CALL = "call"  # [method name, pickled args]: a Node.api_* method

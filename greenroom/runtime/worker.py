@@ -1,0 +1,216 @@
+"""A worker process: reads EXEC messages from its socket and runs them, one at a time.
+
+The worker is forked from the zygote with its ``CUDA_VISIBLE_DEVICES`` already
+set; it never changes. Inside a task, the public API (``get``, ``remote``,
+``put``, ...) routes to ``WorkerRuntime``, which asks the node over the same
+socket and reads until its reply comes back.
+
+Failure stages and what the caller sees at ``get()``:
+    function or arguments fail to unpickle here   -> RaySystemError
+    the function raises                            -> RayTaskError (+ the cause's type)
+    the result fails to pickle                     -> RayTaskError(TypeError)
+    sys.exit(), os._exit(), a signal               -> the process ends; WorkerCrashedError
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import traceback
+from collections import deque
+from typing import Any
+
+from greenroom import exceptions
+from greenroom.runtime import serialization, state, wire
+from greenroom.runtime.context import TaskContext, set_task_context
+from greenroom.runtime.object_ref import IdMinter
+from greenroom.runtime.runtime_base import ClientRuntime
+
+
+class NodeGone(Exception):
+    """The node closed the socket: the worker should exit quietly."""
+
+
+class Connection:
+    """Blocking message I/O on the worker's socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.unpacker = serialization.stream_unpacker()
+        self.inbox: deque[list] = deque()
+        self._next_request = 0
+
+    def send(self, msg: list) -> None:
+        self.sock.sendall(serialization.pack(msg))
+
+    def _read(self) -> list:
+        for msg in self.unpacker:
+            return msg
+        while True:
+            data = self.sock.recv(1 << 18)
+            if not data:
+                raise NodeGone()
+            self.unpacker.feed(data)
+            for msg in self.unpacker:
+                return msg
+
+    def recv(self) -> list:
+        if self.inbox:
+            return self.inbox.popleft()
+        return self._read()
+
+    def request(self, op: str, args: Any) -> list:
+        """Send a request and block until its reply: ``[REPLY, id, ok, payload]``."""
+        self._next_request += 1
+        rid = self._next_request
+        self.send([wire.REQUEST, rid, op, args])
+        while True:
+            msg = self._read()
+            if msg[0] == wire.REPLY and msg[1] == rid:
+                return msg
+            self.inbox.append(msg)
+
+
+class WorkerRuntime(ClientRuntime):
+    """The API inside a worker: every call is a request to the node."""
+
+    def __init__(self, conn: Connection, worker_id: int) -> None:
+        super().__init__(IdMinter(worker_id))
+        self.conn = conn
+
+    def _request(self, op: str, args: Any) -> Any:
+        try:
+            reply = self.conn.request(op, args)
+        except (NodeGone, OSError) as e:
+            raise exceptions.RaySystemError("the greenroom node went away during a request") from e
+        if not reply[2]:
+            raise serialization.loads(reply[3])
+        return reply[3]
+
+    def _send(self, msg: list) -> None:
+        self.conn.send(msg)
+
+
+class Executor:
+    """Runs EXEC messages: caches functions by id, reports DONE."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.functions: dict[bytes, Any] = {}
+        self.pid = os.getpid()
+        self.current_task: bytes | None = None
+
+    def run(self, msg: list) -> None:
+        _, task_id, func_id, func_blob, args_blob, deps, num_returns, name, assigned = msg
+        self.current_task = task_id
+        set_task_context(TaskContext(task_id=task_id, assigned=assigned))
+        try:
+            kind, payloads = self._execute(task_id, func_id, func_blob, args_blob, deps, num_returns, name)
+        finally:
+            self.current_task = None
+            set_task_context(None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.conn.send([wire.DONE, task_id, kind, payloads])
+
+    def _execute(self, task_id, func_id, func_blob, args_blob, deps, num_returns, name):
+        try:
+            fn = self.functions.get(func_id)
+            if fn is None:
+                fn = self.functions[func_id] = serialization.loads(func_blob)
+            args, kwargs = serialization.loads(args_blob) if args_blob else ((), {})
+            if deps:
+                args = list(args)
+                for position, kind, payload in deps:
+                    value = serialization.loads(payload)
+                    if isinstance(position, str):
+                        kwargs[position] = value
+                    else:
+                        args[position] = value
+        except Exception as e:
+            err = exceptions.RaySystemError(
+                f"task {name!r} (pid={self.pid}) could not unpickle its function or arguments "
+                f"in the worker: {type(e).__name__}: {e}. Make sure the classes they use are "
+                "importable in workers (defined in a module on sys.path, or in __main__)."
+            )
+            return wire.SYSTEM_ERROR, [self._dump_error(err)]
+        try:
+            result = fn(*args, **kwargs)
+            if hasattr(result, "__await__") and hasattr(result, "send"):
+                import asyncio
+
+                result = asyncio.run(result)
+        except SystemExit:
+            raise
+        except BaseException:
+            return self._task_error(name, *sys.exc_info())
+        return self._results(result, num_returns, name)
+
+    def _results(self, result: Any, num_returns: int, name: str) -> tuple[int, list]:
+        if num_returns == 1:
+            values = [result]
+        else:
+            try:
+                values = list(result)
+            except TypeError:
+                values = None
+            if values is None or len(values) != num_returns:
+                err = ValueError(
+                    f"task {name!r} has num_returns={num_returns} but returned {type(result).__name__} "
+                    f"{result!r:.200}; return a sequence of exactly {num_returns} values"
+                )
+                return self._task_error(name, ValueError, err, None)
+        try:
+            return wire.VALUE, [serialization.dumps(v) for v in values]
+        except Exception as e:
+            err = TypeError(
+                f"task {name!r} returned a value that cannot be pickled: {type(e).__name__}: {e}"
+            )
+            return self._task_error(name, TypeError, err, None)
+
+    def _task_error(self, name, etype, error, tb) -> tuple[int, list]:
+        frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
+        text = "".join(frames)
+        err = exceptions.RayTaskError(name, text, error, self.pid)
+        try:
+            return wire.TASK_ERROR, [serialization.dumps(err)]
+        except Exception:
+            err = exceptions.RayTaskError(name, text, None, self.pid, etype.__name__)
+            return wire.TASK_ERROR, [serialization.dumps(err)]
+
+    @staticmethod
+    def _dump_error(err: BaseException) -> bytes:
+        return serialization.dumps(err)
+
+    def on_sigint(self, signum, frame) -> None:
+        # cancel(force=False): the node signals only while our task runs;
+        # a signal that lands between tasks is stale and ignored.
+        if self.current_task is not None:
+            raise KeyboardInterrupt
+
+
+def main(sock: socket.socket, worker_id: int) -> int:
+    """The worker's life: handshake, then run tasks until EXIT or EOF."""
+    sock.setblocking(True)
+    conn = Connection(sock)
+    conn.send([wire.HELLO, wire.PROTOCOL_VERSION, worker_id, os.getpid()])
+    state.set_runtime(WorkerRuntime(conn, worker_id))
+    executor = Executor(conn)
+    signal.signal(signal.SIGINT, executor.on_sigint)
+    try:
+        while True:
+            msg = conn.recv()
+            kind = msg[0]
+            if kind == wire.EXEC:
+                executor.run(msg)
+            elif kind == wire.EXIT:
+                return 0
+            elif kind == wire.REPLY:  # a late reply to a request that timed out
+                continue
+    except NodeGone:
+        return 0
+    except SystemExit as e:
+        code = e.code
+        return code if isinstance(code, int) else (0 if code is None else 1)

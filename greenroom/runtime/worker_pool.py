@@ -1,0 +1,252 @@
+"""Worker processes as the node sees them: the zygote, forking, I/O, output, exits.
+
+Runs on the node's event loop only. A worker is keyed by its
+``CUDA_VISIBLE_DEVICES`` string ("" for CPU work): work is only ever given to
+a worker started for exactly its GPU ids. Idle workers are reused most
+recently idle first, so a warm worker stays warm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from greenroom.runtime import serialization, wire
+
+
+def describe_exit(code: int | None) -> str:
+    """'exit code 3' / 'killed by signal SIGKILL (9)', with the likely cause."""
+    if code is None:
+        return "exited (exit status unknown)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = {
+            "SIGKILL": "killed from outside, often by the out-of-memory killer or cancel(force=True)",
+            "SIGSEGV": "a segmentation fault, usually a bug in native code",
+            "SIGABRT": "an abort, usually a failed assertion in native code",
+            "SIGBUS": "a bus error, often a truncated memory-mapped file",
+        }.get(name, "")
+        return f"killed by signal {name} ({-code})" + (f": {hint}" if hint else "")
+    return f"exit code {code}" + (": the task called sys.exit() or os._exit()" if code != 0 else "")
+
+
+class WorkerProc(asyncio.Protocol):
+    """One worker process: its socket, output pipes, and what it is doing."""
+
+    def __init__(self, pool: WorkerPool, worker_id: int, cuda: str) -> None:
+        self.pool = pool
+        self.id = worker_id
+        self.cuda = cuda
+        self.pid: int | None = None
+        self.transport: asyncio.Transport | None = None
+        self.unpacker = serialization.stream_unpacker()
+        self.functions: set[bytes] = set()  # function ids this worker has
+        self.calls: dict[bytes, int] = {}
+        self.task: Any = None  # the TaskRecord it runs (or will, once started)
+        self.alive = True
+        self.exiting = False
+        self.exit_code: asyncio.Future = pool.loop.create_future()
+        self.out: dict[int, tuple[Any, bytearray]] = {}  # fd -> (stream, partial line)
+        self.blocked = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.unpacker.feed(data)
+        handle = self.pool.on_message
+        for msg in self.unpacker:
+            handle(self, msg)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pool.on_lost(self)
+
+    # -------------------------------------------------------------------------------
+    def send(self, msg: list) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(serialization.pack(msg))
+
+    def drain_output(self) -> None:
+        """Forward whatever the worker printed so far (called before its result is
+        delivered, so output printed by a task reaches the driver before get() returns)."""
+        for fd in list(self.out):
+            self._read_output(fd)
+
+    def _read_output(self, fd: int) -> None:
+        stream, partial = self.out[fd]
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_output(fd)
+                return
+            partial += data
+            if b"\n" in partial:
+                *lines, rest = partial.split(b"\n")
+                partial[:] = rest
+                self.pool.emit(stream, self.pid, lines)
+
+    def _close_output(self, fd: int) -> None:
+        stream, partial = self.out.pop(fd)
+        if partial:
+            self.pool.emit(stream, self.pid, [bytes(partial)])
+        self.pool.loop.remove_reader(fd)
+        os.close(fd)
+
+    def kill(self) -> None:
+        if self.pid is not None and self.alive:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class WorkerPool:
+    """Starts workers from the zygote and tracks them; tells the node what happens."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_message: Callable[[WorkerProc, list], None],
+        on_ready: Callable[[WorkerProc], None],
+        on_lost: Callable[[WorkerProc], None],
+        log_to_driver: bool,
+    ) -> None:
+        self.loop = loop
+        self.on_message = on_message
+        self.on_ready = on_ready
+        self.on_lost = on_lost
+        self.log_to_driver = log_to_driver
+        self.workers: dict[int, WorkerProc] = {}
+        self.by_pid: dict[int, WorkerProc] = {}
+        self.idle: dict[str, list[WorkerProc]] = {}
+        self._next_id = 0
+        self.zygote: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.exit_codes: dict[int, int] = {}
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self.zygote = subprocess.Popen(
+            [sys.executable, "-m", "greenroom.runtime.zygote", str(os.getpid()), str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        theirs.close()
+        self.control = ours
+        ours.send(serialization.pack([wire.SETUP, list(sys.path)]))
+        ours.setblocking(False)
+        self.loop.add_reader(ours.fileno(), self._on_zygote)
+
+    def acquire(self, cuda: str) -> WorkerProc:
+        """An idle worker for these GPU ids, or a new one (ready once forked)."""
+        idle = self.idle.get(cuda)
+        if idle:
+            return idle.pop()
+        self._next_id += 1
+        w = WorkerProc(self, self._next_id, cuda)
+        self.workers[w.id] = w
+        self.control.send(serialization.pack([wire.FORK, w.id, {"CUDA_VISIBLE_DEVICES": cuda}]))
+        return w
+
+    def release(self, w: WorkerProc) -> None:
+        if w.alive and not w.exiting:
+            self.idle.setdefault(w.cuda, []).append(w)
+
+    def retire(self, w: WorkerProc) -> None:
+        """Ask a worker to exit (max_calls reached); its GPU memory goes with it."""
+        w.exiting = True
+        w.send([wire.EXIT])
+
+    def forget(self, w: WorkerProc) -> None:
+        w.alive = False
+        self.workers.pop(w.id, None)
+        idle = self.idle.get(w.cuda)
+        if idle and w in idle:
+            idle.remove(w)
+
+    def emit(self, stream: Any, pid: int | None, lines: list[bytes]) -> None:
+        if not self.log_to_driver:
+            return
+        prefix = f"(pid={pid}) "
+        text = "".join(prefix + line.decode(errors="replace") + "\n" for line in lines)
+        try:
+            stream.write(text)
+            stream.flush()
+        except (ValueError, OSError):  # the driver closed its stream
+            pass
+
+    def _on_zygote(self) -> None:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 16, 3)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self.loop.remove_reader(self.control.fileno())
+            return
+        msg = serialization.unpack(data)
+        if msg[0] == wire.FORKED:
+            self._on_forked(msg[1], msg[2], fds)
+        elif msg[0] == wire.EXITED:
+            pid, code = msg[1], msg[2]
+            w = self.by_pid.pop(pid, None)
+            if w is not None and not w.exit_code.done():
+                w.exit_code.set_result(code)
+
+    def _on_forked(self, worker_id: int, pid: int, fds: list[int]) -> None:
+        sock_fd, out_fd, err_fd = fds
+        w = self.workers.get(worker_id)
+        if w is None:  # forgotten while forking (shutdown)
+            for fd in fds:
+                os.close(fd)
+            return
+        w.pid = pid
+        self.by_pid[pid] = w
+        for fd, stream in ((out_fd, sys.stdout), (err_fd, sys.stderr)):
+            os.set_blocking(fd, False)
+            w.out[fd] = (stream, bytearray())
+            self.loop.add_reader(fd, w._read_output, fd)
+        sock = socket.socket(fileno=sock_fd)
+        sock.setblocking(False)
+        task = self.loop.create_task(self.loop.create_unix_connection(lambda: w, sock=sock))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() or self.on_ready(w))
+
+    def close(self) -> None:
+        """Stop every worker and the zygote, and wait for them (shutdown)."""
+        for w in list(self.workers.values()):
+            for fd in list(w.out):
+                self.loop.remove_reader(fd)
+                os.close(fd)
+            w.out.clear()
+            if w.transport is not None:
+                w.transport.abort()
+        if self.control is not None:
+            self.loop.remove_reader(self.control.fileno())
+            self.control.close()  # EOF: the zygote kills and reaps every worker, then exits
+            self.control = None
+        if self.zygote is not None:
+            try:
+                self.zygote.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.zygote.kill()
+                self.zygote.wait()
+            self.zygote = None

@@ -1,0 +1,204 @@
+"""One pool of resources: the node's, or one placement-group bundle's.
+
+A pool keeps the aggregate amounts and the per-device GPU state in step: an
+acquisition takes both or neither. `available` may go negative only through
+`reclaim` (a task back from get() takes its lent CPU even if it was re-used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from greenroom.scheduler.gpus import GpuGrant, GpuPool
+from greenroom.scheduler.resources import UNIT, ResourceSet, from_units
+
+__all__ = ["Allocation", "ResourcePool"]
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """What a granted request holds: its amounts and its GPU grant."""
+
+    resources: ResourceSet
+    gpus: GpuGrant = ()
+
+    @property
+    def gpu_ids(self) -> list[int]:
+        """The GPU ids, for CUDA_VISIBLE_DEVICES."""
+        return [gpu_id for gpu_id, _ in self.gpus]
+
+
+def option_name(resource: str) -> str:
+    """The user option that sets `resource` (for "lower num_gpus" advice)."""
+    return {"CPU": "num_cpus", "GPU": "num_gpus", "memory": "memory"}.get(
+        resource, f"resources[{resource!r}]"
+    )
+
+
+class ResourcePool:
+    """Amounts and GPU devices that requests are granted from."""
+
+    __slots__ = ("_available", "_gpus", "_label", "_total")
+
+    def __init__(
+        self,
+        total: ResourceSet,
+        gpu_capacities: Mapping[int, int] | None = None,
+        *,
+        label: str = "this node",
+    ) -> None:
+        """Args:
+            total: everything the pool offers.
+            gpu_capacities: gpu id -> units; default ids 0..n-1, each whole.
+            label: how messages name the pool ("this node", "bundle 0 of ...").
+
+        Raises:
+            ValueError: the GPU amount in `total` differs from the capacities' sum.
+        """
+        gpu_units = total.get("GPU")
+        if gpu_capacities is None:
+            gpu_capacities = {i: UNIT for i in range(gpu_units // UNIT)}
+        if sum(gpu_capacities.values()) != gpu_units:
+            raise ValueError(
+                f"{label}: total GPU={from_units(gpu_units)!r} does not match the GPU "
+                f"devices {dict(gpu_capacities)!r} (units, {UNIT} per GPU), which sum "
+                f"to {from_units(sum(gpu_capacities.values()))!r}; pass gpu_capacities "
+                f"that add up to the total"
+            )
+        self._total = total
+        self._available = total.to_units_dict()
+        self._gpus = GpuPool(gpu_capacities)
+        self._label = label
+
+    @property
+    def total(self) -> ResourceSet:
+        """Everything the pool offers."""
+        return self._total
+
+    @property
+    def available(self) -> ResourceSet:
+        """What is free now (lent amounts included; may be negative)."""
+        return ResourceSet.from_units(self._available)
+
+    @property
+    def label(self) -> str:
+        """How messages name this pool."""
+        return self._label
+
+    def gpu_capacities(self) -> dict[int, int]:
+        """gpu id -> units offered."""
+        return self._gpus.capacities()
+
+    def gpu_free_units(self) -> dict[int, int]:
+        """gpu id -> units free now."""
+        return self._gpus.free_units()
+
+    def infeasible_reason(self, request: ResourceSet) -> str | None:
+        """Why `request` can never be granted here, even with everything free; else None."""
+        label = self._label
+        for name, asked in request.amounts:
+            if asked <= 0:
+                continue
+            have = self._total.get(name)
+            if have == 0:
+                return (
+                    f"request {request.describe()} can never be scheduled: it asks for "
+                    f"{name}={from_units(asked)!r} but {label} has no {name!r} "
+                    f"(it has {self._total.describe()}); remove {option_name(name)} from "
+                    f"the request or give {label} some {name!r}"
+                )
+            if asked > have:
+                return (
+                    f"request {request.describe()} can never be scheduled: it asks for "
+                    f"{name}={from_units(asked)!r} but {label} has {name}="
+                    f"{from_units(have)!r} in total (it has {self._total.describe()}); "
+                    f"lower {option_name(name)} to at most {from_units(have)!r}"
+                )
+        gpu = request.get("GPU")
+        if gpu > 0 and not self._gpus.ever_fits(gpu):
+            return self._gpu_reason(request, gpu)
+        return None
+
+    def _gpu_reason(self, request: ResourceSet, gpu: int) -> str:
+        head = f"request {request.describe()} can never be scheduled: "
+        caps = self._gpus.capacities()
+        if gpu > UNIT and gpu % UNIT:
+            return (
+                head + f"num_gpus={from_units(gpu)!r} is above 1 GPU but not a whole "
+                f"number; ask for a whole number of GPUs, or less than 1 to share a device"
+            )
+        if gpu >= UNIT:
+            whole = [i for i, c in caps.items() if c == UNIT]
+            return (
+                head + f"it asks for {gpu // UNIT} whole GPU(s) but {self._label} has "
+                f"{len(whole)} whole device(s) {whole!r} (shares per id: "
+                f"{ {i: from_units(c) for i, c in caps.items()}!r}); lower num_gpus"
+            )
+        return (
+            head + f"a fractional num_gpus={from_units(gpu)!r} must fit on one device, but "
+            f"the largest GPU share in {self._label} is "
+            f"{from_units(max(caps.values()))!r} (shares per id: "
+            f"{ {i: from_units(c) for i, c in caps.items()}!r}); lower num_gpus"
+        )
+
+    def try_acquire(self, request: ResourceSet) -> Allocation | None:
+        """Take `request` (amounts and GPU ids together), or None if it must wait."""
+        avail = self._available
+        for name, units in request.amounts:
+            if units > avail.get(name, 0):
+                return None
+        grant = self._gpus.acquire(request.get("GPU"))
+        if grant is None:
+            return None
+        for name, units in request.amounts:
+            avail[name] = avail.get(name, 0) - units
+        return Allocation(request, grant)
+
+    def release(self, alloc: Allocation) -> None:
+        """Give back an allocation from `try_acquire`.
+
+        Raises:
+            ValueError: it would make more available than the pool's total
+                (a double release); nothing is changed then.
+        """
+        for name, units in alloc.resources.amounts:
+            if self._available.get(name, 0) + units > self._total.get(name):
+                raise ValueError(
+                    f"release of {alloc.resources.describe()} to {self._label} would make "
+                    f"{name}={from_units(self._available.get(name, 0) + units)!r} available, "
+                    f"above its total {from_units(self._total.get(name))!r}; was it "
+                    f"released twice, or released while still lent?"
+                )
+        self._gpus.release(alloc.gpus)
+        self._add(alloc.resources, +1)
+
+    def lend(self, resources: ResourceSet) -> None:
+        """Make held `resources` available to others (a task blocked in get()).
+
+        Raises:
+            ValueError: `resources` includes GPU; a device stays with its holder.
+        """
+        if resources.get("GPU"):
+            raise ValueError(
+                f"cannot lend {resources.describe()}: GPUs stay with the task holding "
+                f"them (its process keeps its CUDA context); lend CPU only"
+            )
+        self._add(resources, +1)
+
+    def reclaim(self, resources: ResourceSet) -> None:
+        """Take lent `resources` back; never fails, may leave `available` negative."""
+        if resources.get("GPU"):
+            raise ValueError(f"cannot reclaim {resources.describe()}: GPUs are never lent")
+        self._add(resources, -1)
+
+    def _add(self, resources: ResourceSet, sign: int) -> None:
+        avail = self._available
+        for name, units in resources.amounts:
+            avail[name] = avail.get(name, 0) + sign * units
+
+    def __repr__(self) -> str:
+        return (
+            f"ResourcePool({self._label}, total={self._total.describe()}, "
+            f"available={self.available.describe()}, gpus={self._gpus.free_units()!r})"
+        )

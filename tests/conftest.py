@@ -1,0 +1,55 @@
+"""Shared fixtures: a fresh greenroom per test, and a leak check per module."""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import time
+
+import psutil
+import pytest
+
+import greenroom
+
+
+def _leaks() -> list[str]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"process {child.pid}: {' '.join(child.cmdline())[:120]}")
+        except psutil.NoSuchProcess:
+            pass
+    found += [f"shared memory {p}" for p in glob.glob("/dev/shm/greenroom*")]
+    found += [f"socket file {p}" for p in glob.glob("/tmp/greenroom*")]
+    found += [f"thread {t.name}" for t in threading.enumerate() if t.name.startswith("greenroom")]
+    return found
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_leaks():
+    """Fail the module if it leaves a worker, socket file, segment or node thread behind."""
+    yield
+    greenroom.shutdown()
+    deadline = time.monotonic() + 10
+    leaks = _leaks()
+    while leaks and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the OS for processes to be reaped, with a deadline
+        leaks = _leaks()
+    assert not leaks, f"left behind after the module: {leaks}"
+
+
+@pytest.fixture
+def gr():
+    """greenroom started with 2 CPUs and 4 (pretend) GPUs, shut down after the test."""
+    greenroom.init(num_cpus=2, num_gpus=4)
+    yield greenroom
+    greenroom.shutdown()
+
+
+@pytest.fixture
+def gr_cpu4():
+    greenroom.init(num_cpus=4, num_gpus=0)
+    yield greenroom
+    greenroom.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 
 def machine_cpus() -> int:
@@ -35,7 +36,9 @@ def detect_gpus() -> int:
     """GPUs that NVML reports (0, without error, where NVML or a driver is absent)."""
     visible = driver_visible_gpus()
     try:
-        import pynvml
+        with warnings.catch_warnings():  # the pynvml shim warns that nvidia-ml-py is its new name
+            warnings.simplefilter("ignore")
+            import pynvml
 
         pynvml.nvmlInit()
         try:

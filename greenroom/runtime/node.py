@@ -294,6 +294,7 @@ class Node:
         if task is None or task.spec.task_id != task_id:
             return
         spec = task.spec
+        self._drop_pending_get(task_id)
         self.scheduler.release(task_id)
         task.worker = None
         task.granted = False
@@ -351,7 +352,7 @@ class Node:
         task = w.task
         w.task = None
         if task is not None:
-            self._blocked.pop(task.spec.task_id, None)
+            self._drop_pending_get(task.spec.task_id)
         if task is None or self.closed:
             return
         self.scheduler.release(task.spec.task_id)
@@ -435,6 +436,14 @@ class Node:
             self._blocked[task.spec.task_id] = pending
             self.scheduler.block(task.spec.task_id)
             self._schedule()
+
+    def _drop_pending_get(self, task_id: bytes) -> None:
+        """The task ended while in get() (cancelled, crashed): forget its get."""
+        p = self._blocked.pop(task_id, None)
+        if p is not None:
+            p.done = True
+            if p.timer is not None:
+                p.timer.cancel()
 
     def _reply_get(self, p: PendingGet, timed_out: bool = False, error: BaseException | None = None) -> None:
         if p.done:

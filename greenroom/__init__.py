@@ -3,7 +3,8 @@
 ``import greenroom as ray`` runs a Ray core program unchanged.
 """
 
-from greenroom import exceptions
+from greenroom import actor, exceptions
+from greenroom.actors import get_actor, kill, method
 from greenroom.runtime.api import (
     available_resources,
     cancel,
@@ -24,6 +25,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ObjectRef",
+    "actor",
+    "get_actor",
+    "kill",
+    "method",
     "available_resources",
     "cancel",
     "cluster_resources",

@@ -131,6 +131,7 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
         node.stop()
         raise
     rt = DriverRuntime(node, namespace or f"anonymous-{uuid.uuid4().hex[:8]}")
+    node.namespace = rt.namespace
     rt.init_context = InitContext(
         address_info={"address": "local", "node_id": "local"}, dashboard_url=None,
         object_store_memory=object_store_memory,

@@ -18,6 +18,7 @@ class TaskContext:
     # [resources as {name: amount}, gpu ids]; see Node._exec_message
     assigned: list = field(default_factory=lambda: [{}, []])
     actor_id: bytes | None = None
+    placement: list | None = None  # [pg id, bundles, strategy, ready id] of the group it runs in
 
 
 _task_context: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(

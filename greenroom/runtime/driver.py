@@ -41,6 +41,19 @@ class DriverRuntime(Runtime):
         self.objects.create([tid + i.to_bytes(4, "little") for i in range(n)], spec.name)
         node.submit_threadsafe(spec)
 
+    def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
+        node = self.node
+        if node.closed:
+            raise exceptions.RaySystemError("greenroom has been shut down; call greenroom.init() again")
+        task_id, num_returns = call[0], call[4]
+        self.objects.create([task_id + i.to_bytes(4, "little") for i in range(num_returns)], call[5])
+        node.post(node.actors.submit_call, actor_id, call)
+
+    def _handle_event(self, actor_id: bytes, delta: int) -> None:
+        node = self.node
+        if not node.closed:
+            node.post(node.actors.handle_event, 0, actor_id, delta)
+
     def call(self, method: str, *args: Any) -> Any:
         return self.node.call(method, *args)
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
@@ -76,6 +77,8 @@ class Node:
         # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
         self.gpu_names = gpu_names
         self.objects = ObjectTable()
+        self.actors = ActorHost(self)
+        self.namespace = "default"
         self._pg_names: dict[str, bytes] = {}
         self._pg_counter = 0
         self.tasks: dict[bytes, TaskRecord] = {}
@@ -168,16 +171,28 @@ class Node:
     # -- submission ------------------------------------------------------------------
     def submit_threadsafe(self, spec: TaskSpec) -> None:
         """Queue a task from any thread; one wakeup serves a burst of submissions."""
-        self._inbox.append(spec)
+        self.post(self._accept, spec)
+
+    def post(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop, after everything posted before it (any thread)."""
+        self._inbox.append((fn, args))
         if not self._inbox_scheduled:
             self._inbox_scheduled = True
             self.loop.call_soon_threadsafe(self._drain_inbox)
+
+    def on_loop(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` now if on the loop thread, else soon on it."""
+        if threading.current_thread() is self.thread:
+            fn(*args)
+        else:
+            self.loop.call_soon_threadsafe(fn, *args)
 
     def _drain_inbox(self) -> None:
         self._inbox_scheduled = False
         inbox = self._inbox
         while inbox:
-            self._accept(inbox.popleft())
+            fn, args = inbox.popleft()
+            fn(*args)
         self._schedule()
 
     def check_feasible(self, spec_request: ResourceSet, placement: tuple | None) -> str | None:
@@ -189,6 +204,8 @@ class Node:
         retries = spec.max_retries if spec.max_retries >= 0 else float("inf")
         task = TaskRecord(spec, retries)
         self.tasks[spec.task_id] = task
+        if spec.pins:
+            self.actors._pin(spec.pins, +1)
         for dep in spec.deps:
             if self.objects.on_ready(dep[1], lambda oid, e, t=task: self._dep_ready(t)):
                 task.deps_pending += 1
@@ -233,6 +250,8 @@ class Node:
                 self.objects.complete(pg["ready"], wire.VALUE, serialization.dumps(True))
         for grant in decisions.grants:
             task = self.tasks.get(grant.key)
+            if task is None and self.actors.granted(grant.key, grant.allocation):
+                continue
             if task is None or task.cancelled:
                 self.scheduler.release(grant.key)
                 continue
@@ -270,19 +289,31 @@ class Node:
         for pos, oid in spec.deps:
             deps.append([pos, wire.VALUE, self.objects.get(oid).payload])
         w.send([wire.EXEC, spec.task_id, spec.func_id, blob, spec.args_blob, deps,
-                spec.num_returns, spec.name, task.assigned])  # fmt: skip
+                spec.num_returns, spec.name, task.assigned,
+                spec.placement and self.placement_info(spec.placement)])  # fmt: skip
 
     # -- workers ---------------------------------------------------------------------
     def _on_worker_ready(self, w: WorkerProc) -> None:
-        if w.task is not None:
+        if w.actor is not None:
+            self.actors.worker_ready(w)
+        elif w.task is not None:
             self._send_exec(w, w.task)
 
     def _on_message(self, w: WorkerProc, msg: list) -> None:
         kind = msg[0]
         if kind == wire.DONE:
-            self._on_done(w, msg[1], msg[2], msg[3])
+            if w.actor is not None:
+                w.drain_output()
+                self.actors.on_done(w, msg[1], msg[2], msg[3])
+            else:
+                self._on_done(w, msg[1], msg[2], msg[3])
         elif kind == wire.REQUEST:
             self._on_request(w, msg[1], msg[2], msg[3])
+        elif kind == wire.HANDLES:
+            for actor_id, delta in msg[1]:
+                self.actors.handle_event(w.id, actor_id, delta)
+        elif kind == wire.ACTOR_EXIT:
+            self.actors.on_exit_notice(w)
         elif kind == wire.HELLO:
             if msg[1] != wire.PROTOCOL_VERSION:
                 w.kill()
@@ -330,12 +361,17 @@ class Node:
     def _finish(self, task: TaskRecord, kind: int, payloads: list) -> None:
         spec = task.spec
         self.tasks.pop(spec.task_id, None)
+        self._complete_returns(spec.task_id, spec.num_returns, kind, payloads)
+        if spec.pins:
+            self.actors._pin(spec.pins, -1)
+
+    def _complete_returns(self, task_id: bytes, num_returns: int, kind: int, payloads: list) -> None:
         complete = self.objects.complete
-        if spec.num_returns == 1:
-            complete(spec.task_id + b"\x00\x00\x00\x00", kind, payloads[0])
+        if num_returns == 1:
+            complete(task_id + b"\x00\x00\x00\x00", kind, payloads[0])
         else:
             for i, payload in enumerate(payloads):
-                complete(spec.task_id + i.to_bytes(4, "little"), kind, payload)
+                complete(task_id + i.to_bytes(4, "little"), kind, payload)
 
     def _fail(self, task: TaskRecord, error: BaseException) -> None:
         payload = serialization.dumps(error)
@@ -349,6 +385,11 @@ class Node:
         self.pool.forget(w)
         for fd in list(w.out):
             w._read_output(fd)
+        if self.closed:
+            return
+        if w.actor is not None:
+            self.actors.on_lost(w)
+        self.actors.process_gone(w.id)
         task = w.task
         w.task = None
         if task is not None:
@@ -388,6 +429,8 @@ class Node:
                 self._request_get(w, rid, args[0], args[1], args[2], payloads=False)
             elif op == wire.OP_PUT:
                 self.objects.complete(args[0], wire.VALUE, args[1])
+            elif op == wire.OP_ACTOR_CALL:
+                self.actors.submit_call(args[0], args[1])
             elif op == wire.OP_SUBMIT:
                 spec = TaskSpec.from_wire(args)
                 reason = self.check_feasible(spec.request, spec.placement)
@@ -398,7 +441,10 @@ class Node:
                 self._schedule()
                 w.send([wire.REPLY, rid, True, None])
             elif op == wire.OP_CALL:
-                result = getattr(self, "api_" + args[0])(*serialization.loads(args[1]))
+                call_args = serialization.loads(args[1])
+                if args[0] == "create_actor":
+                    call_args = (*call_args[:1], w.id, *call_args[2:])  # the owner is this worker
+                result = getattr(self, "api_" + args[0])(*call_args)
                 w.send([wire.REPLY, rid, True, result])
         except Exception as e:
             w.send([wire.REPLY, rid, False, serialization.dumps(e)])
@@ -520,6 +566,21 @@ class Node:
         else:
             os.kill(w.pid, signal.SIGINT)
 
+    # -- actors --------------------------------------------------------------------------
+    def api_create_actor(self, wire_spec: list, owner: int, get_if_exists: bool) -> list:
+        if wire_spec[12] is None:  # namespace: the job's
+            wire_spec[12] = self.namespace
+        return self.actors.create(wire_spec, owner, get_if_exists)
+
+    def api_get_actor(self, name: str, namespace: str | None) -> list:
+        return self.actors.get_actor(name, namespace or self.namespace)
+
+    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
+        self.actors.kill(actor_id, no_restart)
+
+    def api_namespace(self) -> str:
+        return self.namespace
+
     # -- resources ---------------------------------------------------------------------
     def api_cluster_resources(self) -> dict:
         return self.scheduler.total.to_dict()
@@ -528,25 +589,34 @@ class Node:
         return {k: v for k, v in self.scheduler.available.to_dict().items() if v > 0}
 
     # -- placement groups --------------------------------------------------------------
+    def placement_info(self, placement: tuple | None) -> list | None:
+        """What a task learns of the group it runs in (for get_current_placement_group)."""
+        if placement is None:
+            return None
+        pg = self.placement_groups.get(placement[0])
+        if pg is None:
+            return None
+        return [placement[0], [b.to_dict() for b in pg["bundles"]], pg["strategy"], pg["ready"]]
+
     def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str) -> list:
         if name and name in self._pg_names:
             raise ValueError(f"a placement group named {name!r} already exists; pick another name")
         self._pg_counter += 1
-        pg_id = b"pg" + self._pg_counter.to_bytes(14, "little")
+        pg_id = (b"pg" + self._pg_counter.to_bytes(14, "little")).hex()
         resources = [ResourceSet.from_units(b) for b in bundles]
         try:
             self.scheduler.create_placement_group(pg_id, resources, strategy)
         except Unschedulable as e:
             raise ValueError(f"placement group {bundles_desc(resources)} can never be placed: {e}") from None
-        ready_id = pg_id + b"\xff\xff\xff\xff"
-        self.objects.create([ready_id], f"placement_group {name or pg_id.hex()}")
+        ready_id = bytes.fromhex(pg_id) + b"\xff\xff\xff\xff"
+        self.objects.create([ready_id], f"placement_group {name or pg_id}")
         self.placement_groups[pg_id] = {"name": name, "bundles": resources, "strategy": strategy, "ready": ready_id}
         if name:
             self._pg_names[name] = pg_id
         self._schedule()
         return [pg_id, ready_id]
 
-    def api_remove_placement_group(self, pg_id: bytes) -> None:
+    def api_remove_placement_group(self, pg_id: str) -> None:
         pg = self.placement_groups.get(pg_id)
         if pg is None or pg.get("removed"):
             return
@@ -556,12 +626,12 @@ class Node:
             task = self.tasks.get(key)
             if task is not None:
                 self._fail(task, exceptions.TaskUnschedulableError(
-                    f"task {task.spec.name!r} was queued in placement group {pg_id.hex()}, which was removed"
+                    f"task {task.spec.name!r} was queued in placement group {pg_id}, which was removed"
                 ))  # fmt: skip
         entry = self.objects.get(pg["ready"])
         if entry is not None and entry.kind is None:
             self.objects.complete(pg["ready"], wire.SYSTEM_ERROR, serialization.dumps(
-                exceptions.RayError(f"placement group {pg_id.hex()} was removed before it was ready")
+                exceptions.RayError(f"placement group {pg_id} was removed before it was ready")
             ))  # fmt: skip
         self._schedule()
 
@@ -576,8 +646,8 @@ class Node:
         table = {}
         for pg_id, pg in self.placement_groups.items():
             state = "REMOVED" if pg.get("removed") else self.scheduler.placement_group_state(pg_id)
-            table[pg_id.hex()] = {
-                "placement_group_id": pg_id.hex(),
+            table[pg_id] = {
+                "placement_group_id": pg_id,
                 "name": pg["name"],
                 "strategy": pg["strategy"],
                 "state": state,

@@ -42,6 +42,14 @@ class ObjectTable:
             for oid in ids:
                 entries[oid] = ObjectEntry(name)
 
+    def ensure(self, ids: Iterable[bytes], name: str) -> None:
+        """Create entries that don't exist yet (keeps waiters of existing ones)."""
+        entries = self.entries
+        with self.lock:
+            for oid in ids:
+                if oid not in entries:
+                    entries[oid] = ObjectEntry(name)
+
     def get(self, oid: bytes) -> ObjectEntry | None:
         return self.entries.get(oid)
 

@@ -83,7 +83,7 @@ def placement_of(options: dict) -> tuple | None:
         raise ValueError(
             f"placement_group_bundle_index={index} is out of range: the group has {pg.bundle_count} bundle(s)"
         )
-    return (pg.id.binary(), index)
+    return (pg.id.hex(), index)
 
 
 def task_options(options: dict) -> TaskOptions:

@@ -79,7 +79,9 @@ class RemoteFunction(Generic[P, R]):
 
 def make_remote(target: Any, options: dict[str, Any]) -> Any:
     if isinstance(target, type):
-        raise TypeError(f"@remote on a class ({target.__name__}): actors are not available yet")
+        from greenroom.actors.actor_class import ActorClass  # actors build on the runtime
+
+        return ActorClass(target, options)
     if not callable(target):
         raise TypeError(f"@remote expects a function or a class, got {target!r}")
     return RemoteFunction(target, options)

@@ -15,6 +15,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.handles import HandleCounts, pinning_handles
 from greenroom.runtime.object_ref import IdMinter, ObjectRef, object_id
 from greenroom.runtime.task_spec import TaskSpec, encode_args
 
@@ -41,6 +42,15 @@ class Runtime:
     def __init__(self, ids: IdMinter) -> None:
         self.ids = ids
         self.exported: set[bytes] = set()
+        self.handles = HandleCounts(self._handle_event)
+
+    def _handle_event(self, actor_id: bytes, delta: int) -> None:
+        """Tell the node this process now holds (+1) or dropped (-1) an actor's handles."""
+        raise NotImplementedError
+
+    def pin_handles(self, actor_ids: list) -> None:
+        for actor_id in actor_ids:
+            self._handle_event(actor_id, 0)
 
     # -- implemented by subclasses -------------------------------------------------
     def _submit(self, spec: TaskSpec) -> None:
@@ -61,7 +71,7 @@ class Runtime:
     # -- shared --------------------------------------------------------------------
     def submit_task(self, fn_info: Any, options: Any, args: tuple, kwargs: dict) -> list[ObjectRef]:
         name = fn_info.name
-        args_blob, deps = encode_args(args, kwargs, name)
+        args_blob, deps, pins = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
         func_id = fn_info.func_id
         blob = None
@@ -71,7 +81,7 @@ class Runtime:
         spec = TaskSpec(
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
             options.request, options.placement, options.max_retries,
-            options.retry_exceptions, options.max_calls,
+            options.retry_exceptions, options.max_calls, pins,
         )  # fmt: skip
         try:
             self._submit(spec)
@@ -80,6 +90,16 @@ class Runtime:
                 self.exported.discard(func_id)
             raise
         return [ObjectRef(object_id(task_id, i)) for i in range(options.num_returns)]
+
+    def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int,
+                          args: tuple, kwargs: dict) -> list[ObjectRef]:  # fmt: skip
+        args_blob, deps, pins = encode_args(args, kwargs, name)
+        task_id = self.ids.task_id()
+        self._submit_actor_call(actor_id, [task_id, method, args_blob, deps, num_returns, name, pins])
+        return [ObjectRef(object_id(task_id, i)) for i in range(num_returns)]
+
+    def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
+        raise NotImplementedError
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         return [decode(kind, payload, name) for kind, payload, name in self.get_payloads([r.id for r in refs], timeout)]
@@ -90,9 +110,11 @@ class Runtime:
                 "put() of an ObjectRef is not allowed: pass the ref itself, or wrap it in a list"
             )
         try:
-            payload = serialization.dumps(value)
+            with pinning_handles() as pinned:
+                payload = serialization.dumps(value)
         except Exception as e:
             raise TypeError(f"cannot pickle the value given to put(): {value!r:.200} ({type(e).__name__}: {e})") from e
+        self.pin_handles(pinned)
         oid = object_id(self.ids.task_id(), 0)
         self._put_payload(oid, payload)
         return ObjectRef(oid)
@@ -148,6 +170,13 @@ class ClientRuntime(Runtime):
 
     def _put_payload(self, oid: bytes, payload: bytes) -> None:
         self._send([wire.REQUEST, 0, wire.OP_PUT, [oid, payload]])
+
+    def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
+        self.flush_handle_events()
+        self._send([wire.REQUEST, 0, wire.OP_ACTOR_CALL, [actor_id, call]])
+
+    def flush_handle_events(self) -> None:
+        pass
 
     def future(self, ref: ObjectRef) -> concurrent.futures.Future:
         # One thread talks to the node in a worker, so resolve in place.

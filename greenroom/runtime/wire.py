@@ -4,7 +4,7 @@ Every message is a msgpack array whose first item is its type. Object and task
 ids are bytes; values are serialized bytes (see serialization.py).
 
 node -> worker
-    EXEC    [EXEC, task_id, func_id, func_blob|None, args_blob, deps, num_returns, name, assigned]
+    EXEC    [EXEC, task_id, func_id, func_blob|None, args_blob, deps, num_returns, name, assigned, placement]
             deps: list of [position, kind, payload] filling top-level ObjectRef args
     REPLY   [REPLY, request_id, ok, payload]
     EXIT    [EXIT]
@@ -23,11 +23,15 @@ PROTOCOL_VERSION = 1
 EXEC = 1
 REPLY = 2
 EXIT = 3
+ACTOR_INIT = 4  # [ACTOR_INIT, actor_id, class_blob, args_blob, deps, assigned, max_concurrency, is_async, class_name]
+ACTOR_CALL = 5  # [ACTOR_CALL, task_id, method, args_blob, deps, num_returns, name]
 
 # worker -> node
 HELLO = 10
 DONE = 11
 REQUEST = 12
+HANDLES = 13  # [HANDLES, events]: [actor_id, +1 | -1 | 0 (pinned for good)] per event
+ACTOR_EXIT = 14  # [ACTOR_EXIT]: exit_actor() was called; the process ends next
 
 # zygote
 FORK = 20
@@ -46,4 +50,5 @@ OP_GET = "get"
 OP_WAIT = "wait"
 OP_PUT = "put"
 OP_CANCEL = "cancel"
+OP_ACTOR_CALL = "actor_call"  # [actor_id, call]: no reply; failures land in the call's objects
 OP_CALL = "call"  # [method name, pickled args]: a Node.api_* method

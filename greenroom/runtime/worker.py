@@ -14,6 +14,7 @@ Failure stages and what the caller sees at ``get()``:
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import socket
@@ -24,7 +25,9 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, state, wire
+from greenroom.runtime.actor_worker import Actor, ActorExit
 from greenroom.runtime.context import TaskContext, set_task_context
+from greenroom.runtime.handles import pinning_handles
 from greenroom.runtime.object_ref import IdMinter
 from greenroom.runtime.runtime_base import ClientRuntime
 
@@ -79,8 +82,10 @@ class WorkerRuntime(ClientRuntime):
     def __init__(self, conn: Connection, worker_id: int) -> None:
         super().__init__(IdMinter(worker_id))
         self.conn = conn
+        self._handle_events: list = []
 
     def _request(self, op: str, args: Any) -> Any:
+        self.flush_handle_events()
         try:
             reply = self.conn.request(op, args)
         except (NodeGone, OSError) as e:
@@ -92,57 +97,104 @@ class WorkerRuntime(ClientRuntime):
     def _send(self, msg: list) -> None:
         self.conn.send(msg)
 
+    def _handle_event(self, actor_id: bytes, delta: int) -> None:
+        # Sent with the next message, never from inside __del__ (which may run mid-send).
+        self._handle_events.append([actor_id, delta])
+
+    def flush_handle_events(self) -> None:
+        if self._handle_events:
+            events, self._handle_events = self._handle_events, []
+            self.conn.send([wire.HANDLES, events])
+
 
 class Executor:
-    """Runs EXEC messages: caches functions by id, reports DONE."""
+    """Runs calls: caches functions by id, loads arguments, reports results."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: Connection, runtime: WorkerRuntime) -> None:
+        self.conn: Any = conn
+        self.runtime = runtime
         self.functions: dict[bytes, Any] = {}
         self.pid = os.getpid()
         self.current_task: bytes | None = None
+        self.last_result: Any = None
 
     def run(self, msg: list) -> None:
-        _, task_id, func_id, func_blob, args_blob, deps, num_returns, name, assigned = msg
+        _, task_id, func_id, func_blob, args_blob, deps, num_returns, name, assigned, placement = msg
         self.current_task = task_id
-        set_task_context(TaskContext(task_id=task_id, assigned=assigned))
+        set_task_context(TaskContext(task_id=task_id, assigned=assigned, placement=placement))
         try:
-            kind, payloads = self._execute(task_id, func_id, func_blob, args_blob, deps, num_returns, name)
+            kind, payloads = self.load_and_call(
+                task_id, lambda: self._function(func_id, func_blob), args_blob, deps, num_returns, name
+            )
         finally:
             self.current_task = None
             set_task_context(None)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        self.flush_output()
         self.conn.send([wire.DONE, task_id, kind, payloads])
 
-    def _execute(self, task_id, func_id, func_blob, args_blob, deps, num_returns, name):
+    def _function(self, func_id: bytes, blob: bytes | None) -> Any:
+        fn = self.functions.get(func_id)
+        if fn is None:
+            fn = self.functions[func_id] = serialization.loads(blob)
+        return fn
+
+    def flush_output(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.runtime.flush_handle_events()
+
+    def _load(self, get_fn: Any, args_blob: bytes, deps: list, name: str) -> tuple:
+        fn = get_fn()
+        args, kwargs = serialization.loads(args_blob) if args_blob else ((), {})
+        if deps:
+            args = list(args)
+            for position, _kind, payload in deps:
+                value = serialization.loads(payload)
+                if isinstance(position, str):
+                    kwargs[position] = value
+                else:
+                    args[position] = value
+        return fn, args, kwargs
+
+    def _load_failed(self, name: str, e: Exception) -> tuple[int, list]:
+        err = exceptions.RaySystemError(
+            f"task {name!r} (pid={self.pid}) could not unpickle its function or arguments "
+            f"in the worker: {type(e).__name__}: {e}. Make sure the classes they use are "
+            "importable in workers (defined in a module on sys.path, or in __main__)."
+        )
+        return wire.SYSTEM_ERROR, [serialization.dumps(err)]
+
+    def load_and_call(self, task_id, get_fn, args_blob, deps, num_returns, name, construct=False):
+        """Run one call; returns (payload kind, payloads). SystemExit and ActorExit pass through."""
         try:
-            fn = self.functions.get(func_id)
-            if fn is None:
-                fn = self.functions[func_id] = serialization.loads(func_blob)
-            args, kwargs = serialization.loads(args_blob) if args_blob else ((), {})
-            if deps:
-                args = list(args)
-                for position, kind, payload in deps:
-                    value = serialization.loads(payload)
-                    if isinstance(position, str):
-                        kwargs[position] = value
-                    else:
-                        args[position] = value
+            fn, args, kwargs = self._load(get_fn, args_blob, deps, name)
         except Exception as e:
-            err = exceptions.RaySystemError(
-                f"task {name!r} (pid={self.pid}) could not unpickle its function or arguments "
-                f"in the worker: {type(e).__name__}: {e}. Make sure the classes they use are "
-                "importable in workers (defined in a module on sys.path, or in __main__)."
-            )
-            return wire.SYSTEM_ERROR, [self._dump_error(err)]
+            return self._load_failed(name, e)
         try:
             result = fn(*args, **kwargs)
-            if hasattr(result, "__await__") and hasattr(result, "send"):
+            if not construct and inspect.iscoroutine(result):
                 import asyncio
 
                 result = asyncio.run(result)
-        except SystemExit:
+        except (SystemExit, ActorExit):
+            raise
+        except BaseException:
+            return self._task_error(name, *sys.exc_info())
+        if construct:
+            self.last_result = result
+            return wire.VALUE, None
+        return self._results(result, num_returns, name)
+
+    async def load_and_call_async(self, task_id, get_fn, args_blob, deps, num_returns, name):
+        try:
+            fn, args, kwargs = self._load(get_fn, args_blob, deps, name)
+        except Exception as e:
+            return self._load_failed(name, e)
+        try:
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except (SystemExit, ActorExit):
             raise
         except BaseException:
             return self._task_error(name, *sys.exc_info())
@@ -163,12 +215,16 @@ class Executor:
                 )
                 return self._task_error(name, ValueError, err, None)
         try:
-            return wire.VALUE, [serialization.dumps(v) for v in values]
+            with pinning_handles() as pinned:
+                payloads = [serialization.dumps(v) for v in values]
         except Exception as e:
             err = TypeError(
                 f"task {name!r} returned a value that cannot be pickled: {type(e).__name__}: {e}"
             )
             return self._task_error(name, TypeError, err, None)
+        if pinned:
+            self.runtime.pin_handles(pinned)
+        return wire.VALUE, payloads
 
     def _task_error(self, name, etype, error, tb) -> tuple[int, list]:
         frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
@@ -179,10 +235,6 @@ class Executor:
         except Exception:
             err = exceptions.RayTaskError(name, text, None, self.pid, etype.__name__)
             return wire.TASK_ERROR, [serialization.dumps(err)]
-
-    @staticmethod
-    def _dump_error(err: BaseException) -> bytes:
-        return serialization.dumps(err)
 
     def on_sigint(self, signum, frame) -> None:
         # cancel(force=False): the node signals only while our task runs;
@@ -196,8 +248,9 @@ def main(sock: socket.socket, worker_id: int) -> int:
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send([wire.HELLO, wire.PROTOCOL_VERSION, worker_id, os.getpid()])
-    state.set_runtime(WorkerRuntime(conn, worker_id))
-    executor = Executor(conn)
+    runtime = WorkerRuntime(conn, worker_id)
+    state.set_runtime(runtime)
+    executor = Executor(conn, runtime)
     signal.signal(signal.SIGINT, executor.on_sigint)
     try:
         while True:
@@ -205,6 +258,8 @@ def main(sock: socket.socket, worker_id: int) -> int:
             kind = msg[0]
             if kind == wire.EXEC:
                 executor.run(msg)
+            elif kind == wire.ACTOR_INIT:
+                return Actor(executor, msg).serve(conn)
             elif kind == wire.EXIT:
                 return 0
             elif kind == wire.REPLY:  # a late reply to a request that timed out

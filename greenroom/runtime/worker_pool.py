@@ -52,6 +52,7 @@ class WorkerProc(asyncio.Protocol):
         self.functions: set[bytes] = set()  # function ids this worker has
         self.calls: dict[bytes, int] = {}
         self.task: Any = None  # the TaskRecord it runs (or will, once started)
+        self.actor: Any = None  # the ActorRecord it hosts, for an actor's process
         self.alive = True
         self.exiting = False
         self.exit_code: asyncio.Future = pool.loop.create_future()
@@ -160,6 +161,10 @@ class WorkerPool:
         idle = self.idle.get(cuda)
         if idle:
             return idle.pop()
+        return self.spawn(cuda)
+
+    def spawn(self, cuda: str) -> WorkerProc:
+        """A new worker process, never a reused one (an actor's own process)."""
         self._next_id += 1
         w = WorkerProc(self, self._next_id, cuda)
         self.workers[w.id] = w

@@ -38,8 +38,8 @@ class PlacementGroupID:
 class PlacementGroup:
     """A handle to a placement group: its id, bundles, and readiness."""
 
-    def __init__(self, id: bytes, bundles: list[dict], strategy: str, ready_id: bytes) -> None:
-        self.id = PlacementGroupID(id)
+    def __init__(self, id: str, bundles: list[dict], strategy: str, ready_id: bytes) -> None:
+        self.id = PlacementGroupID(bytes.fromhex(id))
         self.bundle_specs = bundles
         self.strategy = strategy
         self._ready_id = ready_id
@@ -60,7 +60,7 @@ class PlacementGroup:
         return bool(ready)
 
     def __reduce__(self) -> Any:
-        return (PlacementGroup, (self.id.binary(), self.bundle_specs, self.strategy, self._ready_id))
+        return (PlacementGroup, (self.id.hex(), self.bundle_specs, self.strategy, self._ready_id))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PlacementGroup) and other.id == self.id
@@ -100,7 +100,7 @@ def remove_placement_group(placement_group: PlacementGroup) -> None:
     """Free a group's reservation; tasks still queued in it fail."""
     if not isinstance(placement_group, PlacementGroup):
         raise TypeError(f"remove_placement_group() expects a PlacementGroup, got {placement_group!r:.100}")
-    state.runtime().call("remove_placement_group", placement_group.id.binary())
+    state.runtime().call("remove_placement_group", placement_group.id.hex())
 
 
 def get_placement_group(placement_group_name: str) -> PlacementGroup:
@@ -122,5 +122,6 @@ def get_current_placement_group() -> PlacementGroup | None:
     from greenroom.runtime.context import task_context
 
     ctx = task_context()
-    pg = getattr(ctx, "placement_group", None) if ctx is not None else None
-    return pg
+    if ctx is None or ctx.placement is None:
+        return None
+    return PlacementGroup(*ctx.placement)

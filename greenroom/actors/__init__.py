@@ -1,0 +1,6 @@
+"""Actors: classes decorated with ``@remote``, their handles, and method calls."""
+
+from greenroom.actors.actor_class import ActorClass, method
+from greenroom.actors.handle import ActorHandle, ActorMethod, get_actor, kill
+
+__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "get_actor", "kill", "method"]

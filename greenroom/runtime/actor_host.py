@@ -1,0 +1,377 @@
+"""The node's side of actors: create, route calls, notice deaths, restart, names, scope.
+
+Runs on the node's loop only. Each actor owns one worker process, started for
+it with its GPU ids already in ``CUDA_VISIBLE_DEVICES``; its resources are held
+(under the scheduler key ``actor_id``) from creation until it is dead for good,
+across restarts. Lifecycle decisions come from the pure ``ActorState``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from greenroom import exceptions
+from greenroom.runtime import serialization, wire
+from greenroom.runtime.actor_state import ALIVE, DEAD, PENDING, ActorState
+from greenroom.runtime.worker_pool import WorkerProc, describe_exit
+from greenroom.scheduler.errors import Unschedulable
+from greenroom.scheduler.resources import ResourceSet
+
+
+@dataclass(slots=True, eq=False)
+class ActorSpec:
+    actor_id: bytes
+    class_name: str
+    class_blob: bytes
+    args_blob: bytes
+    deps: list
+    request: ResourceSet
+    placement: tuple | None
+    max_restarts: int
+    max_task_retries: int
+    max_concurrency: int
+    is_async: bool
+    name: str | None
+    namespace: str
+    detached: bool
+    methods: dict  # method name -> num_returns
+    pins: list
+
+    @classmethod
+    def from_wire(cls, msg: list) -> ActorSpec:
+        spec = cls(*msg)
+        spec.request = ResourceSet.from_units(spec.request)
+        spec.placement = tuple(spec.placement) if spec.placement else None
+        return spec
+
+    @classmethod
+    def make_wire(cls, **values: Any) -> list:
+        """The wire form: field values in declaration order (request as units)."""
+        values["request"] = dict(values["request"].amounts)
+        values["placement"] = list(values["placement"]) if values["placement"] else None
+        return [values[f.name] for f in fields(cls)]
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    task_id: bytes
+    method: str
+    args_blob: bytes
+    deps: list
+    num_returns: int
+    name: str
+    pins: list
+    deps_pending: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class ActorRecord:
+    spec: ActorSpec
+    state: ActorState
+    owner: int  # process that created it: 0 the driver, else a worker id
+    worker: WorkerProc | None = None
+    granted: bool = False
+    assigned: list = field(default_factory=list)
+    calls: dict = field(default_factory=dict)  # task id -> Call, every unfinished call
+    holders: set = field(default_factory=set)
+    pins: int = 0
+    pinned_for_good: bool = False
+    exiting: bool = False  # exit_actor() was called
+    deps_pending: int = 0
+
+    def describe(self) -> str:
+        pid = self.worker.pid if self.worker is not None else None
+        return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={pid})"
+
+
+class ActorHost:
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.actors: dict[bytes, ActorRecord] = {}
+        self.names: dict[tuple[str, str], bytes] = {}
+
+    # -- creation ------------------------------------------------------------------------
+    def create(self, wire_spec: list, owner: int, get_if_exists: bool) -> list:
+        spec = ActorSpec.from_wire(wire_spec)
+        if spec.name:
+            existing = self.names.get((spec.namespace, spec.name))
+            if existing is not None:
+                if get_if_exists:
+                    return self.info(self.actors[existing])
+                raise exceptions.ActorAlreadyExistsError(
+                    f"an actor named {spec.name!r} already exists in namespace {spec.namespace!r}; "
+                    "pick another name, or pass get_if_exists=True to get the existing actor"
+                )
+        reason = self.node.scheduler.infeasible_reason(spec.request, spec.placement)
+        if reason:
+            raise exceptions.ActorUnschedulableError(f"actor {spec.class_name}: {reason}")
+        rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner)
+        rec.holders.add(owner)
+        self.actors[spec.actor_id] = rec
+        if spec.name:
+            self.names[(spec.namespace, spec.name)] = spec.actor_id
+        self._pin(spec.pins, +1)
+        objects = self.node.objects
+        for dep in spec.deps:
+            if objects.on_ready(dep[1], lambda _o, _e, r=rec: self.node.on_loop(self._ctor_dep_ready, r)):
+                rec.deps_pending += 1
+        if rec.deps_pending == 0:
+            self._queue_creation(rec)
+        return self.info(rec)
+
+    def info(self, rec: ActorRecord) -> list:
+        s = rec.spec
+        return [s.actor_id, s.class_name, s.methods, s.is_async]
+
+    def _ctor_dep_ready(self, rec: ActorRecord) -> None:
+        rec.deps_pending -= 1
+        if rec.deps_pending == 0:
+            self._queue_creation(rec)
+
+    def _queue_creation(self, rec: ActorRecord) -> None:
+        if rec.state.state == DEAD:
+            return
+        for _pos, oid in rec.spec.deps:
+            entry = self.node.objects.get(oid)
+            if entry.kind != wire.VALUE:
+                self._die(rec, f"an argument of its constructor failed: {_payload_text(entry.payload)}")
+                return
+        try:
+            self.node.scheduler.submit(rec.spec.actor_id, rec.spec.request, rec.spec.placement)
+        except Unschedulable as e:
+            self._die(rec, str(e))
+            return
+        self.node._schedule()
+
+    def granted(self, actor_id: bytes, allocation: Any) -> bool:
+        """The scheduler granted an actor's resources: start its process. False if not an actor."""
+        rec = self.actors.get(actor_id)
+        if rec is None:
+            return False
+        if rec.state.state == DEAD:
+            self.node.scheduler.release(actor_id)
+            return True
+        rec.granted = True
+        rec.assigned = self.node._assigned(allocation)
+        self._start_process(rec)
+        return True
+
+    def _start_process(self, rec: ActorRecord) -> None:
+        w = self.node.pool.spawn(",".join(map(str, rec.assigned[1])))
+        w.actor = rec
+        rec.worker = w
+        if w.transport is not None:
+            self.worker_ready(w)
+
+    def worker_ready(self, w: WorkerProc) -> None:
+        rec = w.actor
+        s = rec.spec
+        deps = [[pos, wire.VALUE, self.node.objects.get(oid).payload] for pos, oid in s.deps]
+        w.send([wire.ACTOR_INIT, s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned,
+                s.max_concurrency, s.is_async, s.class_name])  # fmt: skip
+
+    # -- calls ---------------------------------------------------------------------------
+    def submit_call(self, actor_id: bytes, wire_call: list) -> None:
+        call = Call(*wire_call)
+        self.node.objects.ensure(
+            [call.task_id + i.to_bytes(4, "little") for i in range(call.num_returns)], call.name
+        )
+        rec = self.actors.get(actor_id)
+        if rec is None:
+            self._fail_call(call, exceptions.ActorDiedError(f"actor {actor_id.hex()} does not exist on this node"))
+            return
+        if rec.state.state == DEAD:
+            self._fail_call(call, self._died_error(rec, call))
+            return
+        self._pin(call.pins, +1)
+        rec.calls[call.task_id] = call
+        for dep in call.deps:
+            if self.node.objects.on_ready(dep[1], lambda _o, _e, r=rec, c=call: self.node.on_loop(self._call_dep_ready, r, c)):
+                call.deps_pending += 1
+        rec.state.submit(call.task_id)
+        self._pump(rec)
+
+    def _call_dep_ready(self, rec: ActorRecord, call: Call) -> None:
+        call.deps_pending -= 1
+        if call.deps_pending == 0:
+            self._pump(rec)
+
+    def _pump(self, rec: ActorRecord) -> None:
+        """Send calls in submission order; a call still waiting for its arguments holds back later ones."""
+        if rec.state.state != ALIVE or rec.worker is None or rec.worker.transport is None:
+            return
+        state = rec.state
+        while state.queued:
+            call = rec.calls.get(state.queued[0])
+            if call is None:
+                state.queued.popleft()
+                continue
+            if call.deps_pending:
+                return
+            failed = next((oid for _p, oid in call.deps if self.node.objects.get(oid).kind != wire.VALUE), None)
+            state.queued.popleft()
+            if failed is not None:
+                entry = self.node.objects.get(failed)
+                rec.calls.pop(call.task_id)
+                self.node._complete_returns(call.task_id, call.num_returns, entry.kind, [entry.payload] * call.num_returns)
+                continue
+            state.inflight[call.task_id] = None
+            deps = [[pos, wire.VALUE, self.node.objects.get(oid).payload] for pos, oid in call.deps]
+            rec.worker.send([wire.ACTOR_CALL, call.task_id, call.method, call.args_blob, deps,
+                             call.num_returns, call.name])  # fmt: skip
+
+    def on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list) -> None:
+        rec = w.actor
+        if task_id == rec.spec.actor_id:  # the constructor finished
+            if kind == wire.VALUE:
+                rec.state.created()
+                self._pump(rec)
+            else:
+                self._die(rec, "its constructor raised:\n" + _payload_text(payloads[0]))
+            return
+        call = rec.calls.pop(task_id, None)
+        if call is None:
+            return
+        rec.state.done(task_id)
+        self._pin(call.pins, -1)
+        if len(payloads) != call.num_returns:
+            payloads = payloads * call.num_returns
+        self.node._complete_returns(task_id, call.num_returns, kind, payloads)
+        if rec.state.terminate_when_idle and rec.state.idle():
+            self._die(rec, "all handles to it went out of scope", graceful=True)
+
+    # -- death and restarts -------------------------------------------------------------
+    def on_exit_notice(self, w: WorkerProc) -> None:
+        if w.actor is not None:
+            w.actor.exiting = True
+
+    def on_lost(self, w: WorkerProc) -> None:
+        rec = w.actor
+        if rec is None or rec.worker is not w or rec.state.state == DEAD:
+            return
+        rec.worker = None
+        self.node._own(self._after_death(rec, w))
+
+    async def _after_death(self, rec: ActorRecord, w: WorkerProc) -> None:
+        try:
+            code = await asyncio.wait_for(asyncio.shield(w.exit_code), 2.0)
+        except asyncio.TimeoutError:
+            code = None
+        if rec.state.state == DEAD:
+            return
+        if rec.exiting:
+            self._die(rec, "exit_actor() was called in it")
+            return
+        reason = f"its process (pid={w.pid}) died: {describe_exit(code)}"
+        decision = rec.state.process_died(reason)
+        for task_id in decision.fail:
+            call = rec.calls.pop(task_id, None)
+            if call is not None:
+                self._pin(call.pins, -1)
+                self._fail_call(call, exceptions.ActorDiedError(
+                    f"{rec.describe()} restarted while call {call.name!r} ran ({reason}); the call was not "
+                    "retried: set max_task_retries to retry calls on a restarted actor"
+                ))  # fmt: skip
+        if decision.restart:
+            self._start_process(rec)  # same resources and GPU ids: the allocation is kept
+        else:
+            self._die(rec, reason)
+
+    def kill(self, actor_id: bytes, no_restart: bool) -> None:
+        rec = self.actors.get(actor_id)
+        if rec is None or rec.state.state == DEAD:
+            return
+        if no_restart:
+            self._die(rec, "it was killed with kill()")
+        elif rec.worker is not None:
+            rec.worker.kill()
+
+    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False) -> None:
+        """Dead for good: fail every unfinished call, stop the process, free resources and name."""
+        rec.state.killed(reason)
+        for call in list(rec.calls.values()):
+            self._pin(call.pins, -1)
+            self._fail_call(call, self._died_error(rec, call))
+        rec.calls.clear()
+        w, rec.worker = rec.worker, None
+        if w is not None:
+            if graceful:
+                self.node.pool.retire(w)
+            else:
+                w.kill()
+        if rec.granted:
+            rec.granted = False
+            self.node.scheduler.release(rec.spec.actor_id)
+        else:
+            self.node.scheduler.cancel(rec.spec.actor_id)
+        if rec.spec.name and self.names.get((rec.spec.namespace, rec.spec.name)) == rec.spec.actor_id:
+            del self.names[(rec.spec.namespace, rec.spec.name)]
+        self._pin(rec.spec.pins, -1)
+        self.node._schedule()
+
+    def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
+        return exceptions.ActorDiedError(
+            f"{rec.describe()} is dead: {rec.state.death_reason}. Call {call.name!r} cannot run."
+        )
+
+    def _fail_call(self, call: Call, error: BaseException) -> None:
+        payload = serialization.dumps(error)
+        self.node._complete_returns(call.task_id, call.num_returns, wire.SYSTEM_ERROR, [payload] * call.num_returns)
+
+    # -- names and scope -------------------------------------------------------------------
+    def get_actor(self, name: str, namespace: str) -> list:
+        actor_id = self.names.get((namespace, name))
+        if actor_id is None:
+            raise ValueError(f"no actor named {name!r} in namespace {namespace!r}")
+        return self.info(self.actors[actor_id])
+
+    def handle_event(self, process: int, actor_id: bytes, delta: int) -> None:
+        rec = self.actors.get(actor_id)
+        if rec is None or rec.state.state == DEAD:
+            return
+        if delta > 0:
+            rec.holders.add(process)
+        elif delta < 0:
+            rec.holders.discard(process)
+            self._check_scope(rec)
+        else:
+            rec.pinned_for_good = True
+
+    def _pin(self, actor_ids: list, delta: int) -> None:
+        for actor_id in actor_ids:
+            rec = self.actors.get(actor_id)
+            if rec is not None:
+                rec.pins += delta
+                if delta < 0:
+                    self._check_scope(rec)
+
+    def _check_scope(self, rec: ActorRecord) -> None:
+        if rec.holders or rec.pins > 0 or rec.pinned_for_good or rec.spec.detached or rec.state.state == DEAD:
+            return
+        if rec.state.idle() and rec.state.state != PENDING:
+            self._die(rec, "all handles to it went out of scope", graceful=True)
+        elif rec.state.state == PENDING and not rec.calls:
+            self._die(rec, "all handles to it went out of scope", graceful=True)
+        else:
+            rec.state.terminate_when_idle = True
+
+    def process_gone(self, process: int) -> None:
+        """A worker process ended: it holds no handles any more, and actors it created
+        (not detached) die with it, as in Ray."""
+        for rec in list(self.actors.values()):
+            if rec.state.state == DEAD:
+                continue
+            if rec.owner == process and not rec.spec.detached:
+                self._die(rec, "the worker process that created it exited")
+            elif process in rec.holders:
+                rec.holders.discard(process)
+                self._check_scope(rec)
+
+
+def _payload_text(payload: Any) -> str:
+    try:
+        return str(serialization.loads(payload))
+    except Exception as e:
+        return f"(unreadable error: {e})"

@@ -1,0 +1,109 @@
+"""An actor's lifecycle as pure logic: events in, decisions out, no I/O.
+
+States: PENDING (waiting for resources or its process) -> ALIVE -> RESTARTING
+-> ALIVE ... -> DEAD. Calls go out in submission order; when the process dies
+the state decides which calls in flight are retried on the restarted actor
+(``max_task_retries``) and which fail.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+PENDING = "PENDING"
+ALIVE = "ALIVE"
+RESTARTING = "RESTARTING"
+DEAD = "DEAD"
+
+
+@dataclass(slots=True)
+class DeathDecision:
+    restart: bool
+    retry: list = field(default_factory=list)  # call keys to send again, in order
+    fail: list = field(default_factory=list)  # call keys that fail now
+
+
+class ActorState:
+    """Where an actor is in its life, and what happens to its calls."""
+
+    def __init__(self, max_restarts: int, max_task_retries: int) -> None:
+        self.state = PENDING
+        self.max_restarts = max_restarts  # -1: forever
+        self.max_task_retries = max_task_retries  # -1: forever
+        self.restarts = 0
+        self.death_reason: str | None = None
+        self.queued: deque = deque()  # calls not yet sent to the process, in order
+        self.inflight: dict = {}  # keys sent to the process, in send order (an ordered set)
+        self.retries: dict = {}  # key -> retries used so far
+        self.terminate_when_idle = False
+
+    @property
+    def alive(self) -> bool:
+        return self.state == ALIVE
+
+    def submit(self, key) -> None:
+        if self.state == DEAD:
+            raise ValueError("submit to a dead actor: fail the call instead")
+        self.queued.append(key)
+
+    def sendable(self) -> list:
+        """Calls that may go to the process now (all queued, once ALIVE)."""
+        if self.state != ALIVE:
+            return []
+        out = list(self.queued)
+        self.queued.clear()
+        for key in out:
+            self.inflight[key] = None
+        return out
+
+    def done(self, key) -> None:
+        self.inflight.pop(key, None)
+        self.retries.pop(key, None)
+
+    def idle(self) -> bool:
+        return not self.queued and not self.inflight
+
+    def created(self) -> None:
+        if self.state != DEAD:
+            self.state = ALIVE
+
+    def constructor_failed(self, reason: str) -> list:
+        """The constructor raised: dead for good; every call fails."""
+        return self._die(reason)
+
+    def killed(self, reason: str) -> list:
+        """kill(no_restart=True), exit_actor(), or out of scope: dead for good."""
+        return self._die(reason)
+
+    def process_died(self, reason: str, allow_restart: bool = True) -> DeathDecision:
+        """The process ended unexpectedly (or kill(no_restart=False))."""
+        if self.state == DEAD:
+            return DeathDecision(restart=False)
+        can_restart = allow_restart and (self.max_restarts < 0 or self.restarts < self.max_restarts)
+        if not can_restart:
+            return DeathDecision(restart=False, fail=self._die(reason))
+        self.restarts += 1
+        self.state = RESTARTING
+        retry, fail = [], []
+        for key in self.inflight:
+            used = self.retries.get(key, 0)
+            if self.max_task_retries < 0 or used < self.max_task_retries:
+                self.retries[key] = used + 1
+                retry.append(key)
+            else:
+                self.retries.pop(key, None)
+                fail.append(key)
+        self.inflight.clear()
+        # Retried calls go first, in their original order, then the never-sent ones.
+        self.queued.extendleft(reversed(retry))
+        return DeathDecision(restart=True, retry=retry, fail=fail)
+
+    def _die(self, reason: str) -> list:
+        self.state = DEAD
+        self.death_reason = reason
+        failed = list(self.inflight) + list(self.queued)
+        self.inflight.clear()
+        self.queued.clear()
+        self.retries.clear()
+        return failed

@@ -79,11 +79,11 @@ class ActorRecord:
     pins: int = 0
     pinned_for_good: bool = False
     exiting: bool = False  # exit_actor() was called
+    pid: int | None = None  # of its current (or last) process
     deps_pending: int = 0
 
     def describe(self) -> str:
-        pid = self.worker.pid if self.worker is not None else None
-        return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={pid})"
+        return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={self.pid})"
 
 
 class ActorHost:
@@ -167,10 +167,11 @@ class ActorHost:
 
     def worker_ready(self, w: WorkerProc) -> None:
         rec = w.actor
+        rec.pid = w.pid
         s = rec.spec
         deps = [[pos, wire.VALUE, self.node.objects.get(oid).payload] for pos, oid in s.deps]
         w.send([wire.ACTOR_INIT, s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned,
-                s.max_concurrency, s.is_async, s.class_name])  # fmt: skip
+                s.max_concurrency, s.is_async, s.class_name, self.node.placement_info(s.placement)])  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, wire_call: list) -> None:
@@ -266,6 +267,9 @@ class ActorHost:
             return
         reason = f"its process (pid={w.pid}) died: {describe_exit(code)}"
         decision = rec.state.process_died(reason)
+        if not decision.restart:  # dead for good: every unfinished call fails with the cause
+            self._die(rec, reason)
+            return
         for task_id in decision.fail:
             call = rec.calls.pop(task_id, None)
             if call is not None:
@@ -274,10 +278,7 @@ class ActorHost:
                     f"{rec.describe()} restarted while call {call.name!r} ran ({reason}); the call was not "
                     "retried: set max_task_retries to retry calls on a restarted actor"
                 ))  # fmt: skip
-        if decision.restart:
-            self._start_process(rec)  # same resources and GPU ids: the allocation is kept
-        else:
-            self._die(rec, reason)
+        self._start_process(rec)  # same resources and GPU ids: the allocation is kept
 
     def kill(self, actor_id: bytes, no_restart: bool) -> None:
         rec = self.actors.get(actor_id)
@@ -313,7 +314,7 @@ class ActorHost:
 
     def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
         return exceptions.ActorDiedError(
-            f"{rec.describe()} is dead: {rec.state.death_reason}. Call {call.name!r} cannot run."
+            f"{rec.describe()} is dead: {rec.state.death_reason}. Call {call.name!r} did not complete."
         )
 
     def _fail_call(self, call: Call, error: BaseException) -> None:

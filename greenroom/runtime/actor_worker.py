@@ -98,10 +98,9 @@ class Actor:
 
     def __init__(self, executor: Any, msg: list) -> None:
         (_, self.actor_id, class_blob, args_blob, deps, self.assigned, self.max_concurrency,
-         self.is_async, self.class_name) = msg  # fmt: skip
+         self.is_async, self.class_name, self.placement) = msg  # fmt: skip
         self.executor = executor
-        self.context = TaskContext(task_id=self.actor_id[:12], assigned=self.assigned, actor_id=self.actor_id)
-        set_task_context(self.context)
+        set_task_context(self._context(self.actor_id[:12]))
         self.instance = None
         kind, payloads = executor.load_and_call(
             self.actor_id, lambda: serialization.loads(class_blob), args_blob, deps,
@@ -114,9 +113,12 @@ class Actor:
         executor.conn.send([wire.DONE, self.actor_id, kind, payloads])
         self.ok = kind == wire.VALUE
 
+    def _context(self, task_id: bytes) -> TaskContext:
+        return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement)
+
     def run_call(self, msg: list) -> None:
         _, task_id, method, args_blob, deps, num_returns, name = msg
-        set_task_context(TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id))
+        set_task_context(self._context(task_id))
         try:
             kind, payloads = self.executor.load_and_call(
                 task_id, lambda: getattr(self.instance, method), args_blob, deps, num_returns, name
@@ -130,7 +132,7 @@ class Actor:
     async def run_call_async(self, msg: list, limit: asyncio.Semaphore) -> None:
         _, task_id, method, args_blob, deps, num_returns, name = msg
         async with limit:
-            set_task_context(TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id))
+            set_task_context(self._context(task_id))
             kind, payloads = await self.executor.load_and_call_async(
                 task_id, lambda: getattr(self.instance, method), args_blob, deps, num_returns, name
             )

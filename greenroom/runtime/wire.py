@@ -23,7 +23,7 @@ PROTOCOL_VERSION = 1
 EXEC = 1
 REPLY = 2
 EXIT = 3
-ACTOR_INIT = 4  # [ACTOR_INIT, actor_id, class_blob, args_blob, deps, assigned, max_concurrency, is_async, class_name]
+ACTOR_INIT = 4  # [ACTOR_INIT, actor_id, class_blob, args_blob, deps, assigned, max_concurrency, is_async, class_name, placement]
 ACTOR_CALL = 5  # [ACTOR_CALL, task_id, method, args_blob, deps, num_returns, name]
 
 # worker -> node

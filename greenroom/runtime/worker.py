@@ -29,7 +29,7 @@ from greenroom.runtime.actor_worker import Actor, ActorExit
 from greenroom.runtime.context import TaskContext, set_task_context
 from greenroom.runtime.handles import pinning_handles
 from greenroom.runtime.object_ref import IdMinter
-from greenroom.runtime.runtime_base import ClientRuntime
+from greenroom.runtime.runtime_base import ClientRuntime, decode
 
 
 class NodeGone(Exception):
@@ -96,6 +96,20 @@ class WorkerRuntime(ClientRuntime):
 
     def _send(self, msg: list) -> None:
         self.conn.send(msg)
+
+    async def await_ref(self, ref: Any) -> Any:
+        request_future = getattr(self.conn, "request_future", None)
+        if request_future is None:  # one thread talks to the node: resolve in place
+            return self.get([ref], None)[0]
+        # An async actor: wait without blocking its event loop.
+        import asyncio
+
+        self.flush_handle_events()
+        reply = await asyncio.wrap_future(request_future(wire.OP_GET, [[ref.id], None]))
+        if not reply[2]:
+            raise serialization.loads(reply[3])
+        kind, payload, name = reply[3][0]
+        return decode(kind, payload, name)
 
     def _handle_event(self, actor_id: bytes, delta: int) -> None:
         # Sent with the next message, never from inside __del__ (which may run mid-send).

@@ -36,7 +36,7 @@ def describe_exit(code: int | None) -> str:
             "SIGBUS": "a bus error, often a truncated memory-mapped file",
         }.get(name, "")
         return f"killed by signal {name} ({-code})" + (f": {hint}" if hint else "")
-    return f"exit code {code}" + (": the task called sys.exit() or os._exit()" if code != 0 else "")
+    return f"exit code {code}" + (": sys.exit() or os._exit() was called" if code != 0 else "")
 
 
 class WorkerProc(asyncio.Protocol):

@@ -109,7 +109,7 @@ class ActorClass:
         actor_id = rt.ids.task_id() + b"\xac\xac\xac\xac"
         spec = ActorSpec.make_wire(
             actor_id=actor_id, class_name=self._name, class_blob=self._blob, args_blob=args_blob,
-            deps=deps, request=opts["request"], placement=opts["placement"],
+            deps=deps, request=opts["request"], placement=opts["placement"] or rt.default_placement,
             max_restarts=opts["max_restarts"], max_task_retries=opts["max_task_retries"],
             max_concurrency=opts["max_concurrency"], is_async=self._is_async,
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),

@@ -159,6 +159,9 @@ class ActorHost:
         return True
 
     def _start_process(self, rec: ActorRecord) -> None:
+        if self.node.broken:
+            self._die(rec, self.node.broken)
+            return
         w = self.node.pool.spawn(",".join(map(str, rec.assigned[1])))
         w.actor = rec
         rec.worker = w

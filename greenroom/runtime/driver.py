@@ -27,8 +27,7 @@ class DriverRuntime(Runtime):
 
     def _submit(self, spec: TaskSpec) -> None:
         node = self.node
-        if node.closed:
-            raise exceptions.RaySystemError("greenroom has been shut down; call greenroom.init() again")
+        node.check_usable()
         shape = (spec.request, spec.placement)
         if shape not in self._feasible:
             reason = node.check_feasible(spec.request, spec.placement)
@@ -43,8 +42,7 @@ class DriverRuntime(Runtime):
 
     def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
         node = self.node
-        if node.closed:
-            raise exceptions.RaySystemError("greenroom has been shut down; call greenroom.init() again")
+        node.check_usable()
         task_id, num_returns = call[0], call[4]
         self.objects.create([task_id + i.to_bytes(4, "little") for i in range(num_returns)], call[5])
         node.post(node.actors.submit_call, actor_id, call)

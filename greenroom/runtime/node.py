@@ -92,6 +92,7 @@ class Node:
         self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
         self._assigned_cache: dict[Any, dict] = {}
         self.closed = False
+        self.broken: str | None = None  # why the node can't start workers any more
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.pool: WorkerPool | None = None
@@ -113,7 +114,10 @@ class Node:
         self.loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self.pool = WorkerPool(loop, self._on_message, self._on_worker_ready, self._on_worker_lost, self.log_to_driver)
+            self.pool = WorkerPool(
+                loop, self._on_message, self._on_worker_ready, self._on_worker_lost, self.log_to_driver,
+                on_zygote_lost=self._on_zygote_lost,
+            )
             self.pool.start()
         except BaseException as e:
             started.set_exception(e)
@@ -148,10 +152,27 @@ class Node:
         if self._owned:
             await asyncio.gather(*self._owned, return_exceptions=True)
 
-    def call(self, method: str, *args: Any) -> Any:
-        """Run ``api_<method>(*args)`` on the loop and return its result (driver threads)."""
+    def _on_zygote_lost(self, reason: str) -> None:
+        """No new worker can start: fail everything waiting instead of hanging."""
+        self.broken = reason
+        error = serialization.dumps(exceptions.RaySystemError(
+            f"{reason}; no worker can start. Call greenroom.shutdown() and greenroom.init() again."
+        ))  # fmt: skip
+        for oid, entry in list(self.objects.entries.items()):
+            if entry.kind is None:
+                self.objects.complete(oid, wire.SYSTEM_ERROR, error)
+
+    def check_usable(self) -> None:
         if self.closed:
             raise exceptions.RaySystemError("greenroom has been shut down; call greenroom.init() again")
+        if self.broken:
+            raise exceptions.RaySystemError(
+                f"{self.broken}; call greenroom.shutdown() and greenroom.init() again"
+            )
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Run ``api_<method>(*args)`` on the loop and return its result (driver threads)."""
+        self.check_usable()
         fut: concurrent.futures.Future = concurrent.futures.Future()
 
         def run() -> None:
@@ -243,6 +264,8 @@ class Node:
 
     def _run_schedule(self) -> None:
         self._schedule_pending = False
+        if self.broken:  # nothing can start; _on_zygote_lost failed what was waiting
+            return
         decisions = self.scheduler.schedule()
         for pg_id in decisions.placement_groups_ready:
             pg = self.placement_groups.get(pg_id)
@@ -409,6 +432,8 @@ class Node:
         spec = task.spec
         if task.cancelled:
             self._finish(task, wire.SYSTEM_ERROR, [self._cancelled_payload(spec)] * spec.num_returns)
+        elif self.broken:
+            self._fail(task, exceptions.RaySystemError(f"task {spec.name!r} lost its worker: {self.broken}"))
         elif task.retries_left > 0:
             task.retries_left -= 1
             self._enqueue(task)

@@ -43,6 +43,9 @@ class Runtime:
         self.ids = ids
         self.exported: set[bytes] = set()
         self.handles = HandleCounts(self._handle_event)
+        # (pg id, -1) to run this process's tasks and actors in its placement group
+        # by default (a Tune trial's "capture child tasks"), else None.
+        self.default_placement: tuple | None = None
 
     def _handle_event(self, actor_id: bytes, delta: int) -> None:
         """Tell the node this process now holds (+1) or dropped (-1) an actor's handles."""
@@ -80,7 +83,7 @@ class Runtime:
             self.exported.add(func_id)
         spec = TaskSpec(
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
-            options.request, options.placement, options.max_retries,
+            options.request, options.placement or self.default_placement, options.max_retries,
             options.retry_exceptions, options.max_calls, pins,
         )  # fmt: skip
         try:

@@ -126,7 +126,10 @@ class WorkerPool:
         on_ready: Callable[[WorkerProc], None],
         on_lost: Callable[[WorkerProc], None],
         log_to_driver: bool,
+        on_zygote_lost: Callable[[str], None] = lambda reason: None,
     ) -> None:
+        self.on_zygote_lost = on_zygote_lost
+        self.broken: str | None = None
         self.loop = loop
         self.on_message = on_message
         self.on_ready = on_ready
@@ -165,6 +168,8 @@ class WorkerPool:
 
     def spawn(self, cuda: str) -> WorkerProc:
         """A new worker process, never a reused one (an actor's own process)."""
+        if self.broken:
+            raise RuntimeError(self.broken)
         self._next_id += 1
         w = WorkerProc(self, self._next_id, cuda)
         self.workers[w.id] = w
@@ -207,6 +212,9 @@ class WorkerPool:
             data, fds = b"", []
         if not data:
             self.loop.remove_reader(self.control.fileno())
+            code = self.zygote.poll() if self.zygote is not None else None
+            self.broken = f"greenroom's zygote process (pid={self.zygote.pid if self.zygote else '?'}) ended: {describe_exit(code)}"
+            self.on_zygote_lost(self.broken)
             return
         msg = serialization.unpack(data)
         if msg[0] == wire.FORKED:

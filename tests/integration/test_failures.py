@@ -295,3 +295,23 @@ def test_sigkill_of_driver_leaves_no_process(tmp_path):
         proc.kill()
         proc.stdin.close()
         proc.stdout.close()
+
+
+def test_zygote_death_fails_fast_instead_of_hanging():
+    """If the zygote dies, waiting tasks fail with RaySystemError and new work is refused."""
+    ray.init(num_cpus=2)
+    try:
+        f = ray.remote(lambda x: x)
+        assert ray.get(f.remote(1)) == 1
+        from greenroom.runtime import state
+
+        zygote = state.runtime().node.pool.zygote
+        sig = Signal()
+        waiting = f.remote(sig.ref)
+        os.kill(zygote.pid, signal.SIGKILL)
+        with pytest.raises(RaySystemError, match="zygote"):
+            ray.get(waiting, timeout=30)
+        with pytest.raises(RaySystemError, match="init"):
+            f.remote(2)
+    finally:
+        ray.shutdown()

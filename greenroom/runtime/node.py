@@ -90,6 +90,7 @@ class Node:
         self._schedule_pending = False
         self._owned: set[asyncio.Task] = set()
         self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
+        self._actor_gets: list[PendingGet] = []  # actors' gets in progress (for deadlock checks)
         self._assigned_cache: dict[Any, dict] = {}
         self.closed = False
         self.broken: str | None = None  # why the node can't start workers any more
@@ -286,7 +287,7 @@ class Node:
             task.worker = worker
             if worker.transport is not None:
                 self._send_exec(worker, task)
-        if self._blocked:
+        if self._blocked or self._actor_gets:
             self._check_deadlock()
 
     def _assigned(self, alloc: Any) -> list:
@@ -507,6 +508,10 @@ class Node:
             self._blocked[task.spec.task_id] = pending
             self.scheduler.block(task.spec.task_id)
             self._schedule()
+        elif w.actor is not None:  # an actor keeps its resources; only watch for deadlock
+            pending.task_id = w.actor.spec.actor_id
+            self._actor_gets = [p for p in self._actor_gets if not p.done] + [pending]
+            self._schedule()
 
     def _drop_pending_get(self, task_id: bytes) -> None:
         """The task ended while in get() (cancelled, crashed): forget its get."""
@@ -522,7 +527,8 @@ class Node:
         p.done = True
         if p.timer is not None:
             p.timer.cancel()
-        if p.task_id is not None and self._blocked.pop(p.task_id, None) is not None:
+        if p.task_id is not None and self._blocked.get(p.task_id) is p:
+            del self._blocked[p.task_id]
             self.scheduler.unblock(p.task_id)
         entries = self.objects.entries
         if error is None and timed_out and p.payloads:
@@ -538,19 +544,30 @@ class Node:
             p.worker.send([wire.REPLY, p.rid, True, [o for o in p.ids if entries[o].kind is not None]])
 
     def _check_deadlock(self) -> None:
-        """Fail gets that wait on work only blocked tasks' resources could run (Ray hangs)."""
+        """Fail gets that wait on work only blocked holders' resources could run (Ray hangs).
+
+        Holders are tasks blocked in get() (their CPU is lent back, the rest kept)
+        and actors with a get() pending (an actor keeps everything for life).
+        """
         blocked: dict[bytes, BlockedTask] = {}
         queued: dict[bytes, ResourceSet] = {}
+        pending_by_holder: dict[bytes, list[PendingGet]] = {}
         capacity = self.scheduler.total
-        for task_id, p in self._blocked.items():
-            held = self.scheduler.held(task_id)
+        for p in self._gets_in_holders():
+            pending_by_holder.setdefault(p.task_id, []).append(p)
+        for key, gets in pending_by_holder.items():
+            held = self.scheduler.held(key)
             if held is None:
                 continue
-            kept = ResourceSet.from_units({k: v for k, v in held.resources.amounts if k != "CPU"})
+            actor = gets[0].worker.actor is not None
+            kept = held.resources if actor else ResourceSet.from_units(
+                {k: v for k, v in held.resources.amounts if k != "CPU"}
+            )  # fmt: skip
             waits = frozenset(
-                o[:12] for o in p.ids if self.objects.entries[o].kind is None and o[:12] in self.tasks
-            )
-            blocked[task_id] = BlockedTask(held=kept, waits_on=waits)
+                o[:12] for p in gets for o in p.ids
+                if self.objects.entries[o].kind is None and o[:12] in self.tasks
+            )  # fmt: skip
+            blocked[key] = BlockedTask(held=kept, waits_on=waits)
             capacity = capacity - kept
             for dep in waits:
                 t = self.tasks[dep]
@@ -561,17 +578,29 @@ class Node:
         stuck = find_deadlock(blocked, queued, capacity)
         if not stuck:
             return
-        holders = ", ".join(f"{self.tasks[t].spec.name!r} (holding {blocked[t].held.describe()})" for t in stuck)
-        for task_id in stuck:
-            p = self._blocked[task_id]
-            waits = [self.tasks[d] for d in sorted(blocked[task_id].waits_on) if d in queued]
+        holders = ", ".join(f"{self._holder_name(k)} (holding {blocked[k].held.describe()})" for k in stuck)
+        for key in stuck:
+            waits = [self.tasks[d] for d in sorted(blocked[key].waits_on) if d in queued]
             wanted = "; ".join(f"{t.spec.name!r} needs {t.spec.request.describe()}" for t in waits)
-            self._reply_get(p, error=exceptions.ResourceDeadlockError(
-                f"task {self.tasks[task_id].spec.name!r} is blocked in get() waiting on work that can never "
-                f"run: {wanted or 'its dependencies'}; the resources it needs are held by tasks blocked in "
-                f"get(): {holders}. Ray would hang here. Reserve resources for the inner work (a placement "
-                "group), or request fewer GPUs/custom resources for the outer task."
-            ))  # fmt: skip
+            error = exceptions.ResourceDeadlockError(
+                f"{self._holder_name(key)} is blocked in get() waiting on work that can never run: "
+                f"{wanted or 'its dependencies'}; the resources it needs are held by work blocked in "
+                f"get(): {holders}. Ray would hang here. Reserve resources for the inner work in a "
+                "placement group (in Tune: resources_per_trial=tune.PlacementGroupFactory([{...trial...}, "
+                "{...inner work...}])), or request fewer resources for the outer task or actor."
+            )
+            for p in pending_by_holder[key]:
+                self._reply_get(p, error=error)
+
+    def _gets_in_holders(self) -> list[PendingGet]:
+        return [*self._blocked.values(), *(p for p in self._actor_gets if not p.done)]
+
+    def _holder_name(self, key: bytes) -> str:
+        task = self.tasks.get(key)
+        if task is not None:
+            return f"task {task.spec.name!r}"
+        rec = self.actors.actors.get(key)
+        return rec.describe() if rec is not None else key.hex()
 
     # -- cancel ------------------------------------------------------------------------
     def api_cancel(self, oid: bytes, force: bool) -> None:

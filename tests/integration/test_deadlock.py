@@ -66,3 +66,36 @@ def test_custom_resource_deadlock():
             ray.get(outer.remote(), timeout=30)
     finally:
         ray.shutdown()
+
+
+def test_actors_holding_every_cpu_waiting_on_tasks():
+    """Actors that hold every CPU and block on a task needing a CPU fail fast, naming the fix."""
+    ray.init(num_cpus=2)
+    try:
+
+        @ray.remote(num_cpus=1)
+        class Outer:
+            def run(self):
+                return ray.get(ray.remote(lambda: 1).remote())
+
+        actors = [Outer.remote() for _ in range(2)]
+        for ref in [a.run.remote() for a in actors]:
+            with pytest.raises(ResourceDeadlockError, match="PlacementGroupFactory"):
+                ray.get(ref, timeout=30)
+    finally:
+        ray.shutdown()
+
+
+def test_actor_waiting_on_runnable_task_is_fine():
+    """An actor blocked on a task that has a free CPU just gets the result."""
+    ray.init(num_cpus=2)
+    try:
+
+        @ray.remote(num_cpus=1)
+        class Outer:
+            def run(self):
+                return ray.get(ray.remote(lambda: 1).remote())
+
+        assert ray.get(Outer.remote().run.remote(), timeout=30) == 1
+    finally:
+        ray.shutdown()

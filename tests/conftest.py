@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import threading
 import time
 
@@ -22,7 +23,10 @@ def _leaks() -> list[str]:
         except psutil.NoSuchProcess:
             pass
     found += [f"shared memory {p}" for p in glob.glob("/dev/shm/greenroom*")]
-    found += [f"socket file {p}" for p in glob.glob("/tmp/greenroom*")]
+    found += [
+        f"socket file {p}" for p in glob.glob("/tmp/greenroom*") + glob.glob("/tmp/*/greenroom*.sock")
+        if stat.S_ISSOCK(os.lstat(p).st_mode)
+    ]
     found += [f"thread {t.name}" for t in threading.enumerate() if t.name.startswith("greenroom")]
     return found
 

@@ -50,3 +50,8 @@ def detect_gpus() -> int:
     if visible is not None:
         return min(count, len(visible))
     return count
+
+
+def results_dir() -> str:
+    """Where Tune writes experiments by default: $GREENROOM_RESULTS_DIR or ~/greenroom_results."""
+    return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")

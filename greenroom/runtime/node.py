@@ -632,6 +632,10 @@ class Node:
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         self.actors.kill(actor_id, no_restart)
 
+    def api_preload(self, modules: list[str]) -> None:
+        """Have every worker started from now on begin with these greenroom modules imported."""
+        self.pool.preload(modules)
+
     def api_namespace(self) -> str:
         return self.namespace
 

@@ -38,6 +38,7 @@ FORK = 20
 FORKED = 21
 EXITED = 22
 SETUP = 23
+PRELOAD = 24  # [PRELOAD, [module names]]: greenroom modules every later worker should start with
 
 # Payload kinds: how to read a stored object.
 VALUE = 0  # pickled value

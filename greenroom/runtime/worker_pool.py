@@ -176,6 +176,10 @@ class WorkerPool:
         self.control.send(serialization.pack([wire.FORK, w.id, {"CUDA_VISIBLE_DEVICES": cuda}]))
         return w
 
+    def preload(self, modules: list[str]) -> None:
+        if self.control is not None and not self.broken:
+            self.control.send(serialization.pack([wire.PRELOAD, modules]))
+
     def release(self, w: WorkerProc) -> None:
         if w.alive and not w.exiting:
             self.idle.setdefault(w.cuda, []).append(w)

@@ -11,7 +11,7 @@ and each worker does the same towards the zygote, so a SIGKILLed driver leaves
 no process behind.
 
 Protocol (SOCK_SEQPACKET, one message per packet; see wire.py): the node sends
-SETUP once, then FORK per worker; the zygote answers FORKED with the node's
+SETUP once, then FORK per worker (and PRELOAD to import more of greenroom, e.g. Tune, once for all later workers); the zygote answers FORKED with the node's
 end of the worker's socket and the read ends of its stdout and stderr pipes,
 and EXITED with each reaped child's exit code (negative: killed by signal).
 """
@@ -19,6 +19,7 @@ and EXITED with each reaped child's exit code (negative: killed by signal).
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import selectors
 import signal
@@ -80,6 +81,14 @@ class Zygote:
     def _handle(self, msg: list) -> None:
         if msg[0] == wire.FORK:
             self._fork(msg[1], msg[2])
+        elif msg[0] == wire.PRELOAD:
+            # Only greenroom's own modules: the zygote never runs user code.
+            for name in msg[1]:
+                if name == "greenroom" or name.startswith("greenroom."):
+                    try:
+                        importlib.import_module(name)
+                    except Exception:  # a worker will import it (and report any error) itself
+                        pass
 
     def _reap(self) -> None:
         while self.children:

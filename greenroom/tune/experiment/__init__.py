@@ -1,0 +1,3 @@
+from greenroom.tune.experiment.trial import Trial
+
+__all__ = ["Trial"]

@@ -1,0 +1,77 @@
+"""What a trial asks for: ``resources_per_trial`` dicts and ``PlacementGroupFactory``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greenroom.scheduler.placement import validate_bundles
+from greenroom.scheduler.resources import ResourceSet
+
+_DICT_KEYS = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
+
+
+class PlacementGroupFactory:
+    """Bundles for one trial: the first is the trial's own, the others are reserved
+    with it (atomically) for the remote tasks and actors the trainable starts."""
+
+    def __init__(self, bundles: list[dict[str, float]], strategy: str = "PACK", *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise TypeError(f"PlacementGroupFactory got unexpected arguments {args or ''}{kwargs or ''}")
+        validate_bundles(bundles, strategy)
+        self.bundles = [dict(b) for b in bundles]
+        self.strategy = strategy
+
+    @property
+    def head_bundle(self) -> dict[str, float]:
+        return self.bundles[0]
+
+    @property
+    def required_resources(self) -> dict[str, float]:
+        """The sum of all bundles."""
+        total: dict[str, float] = {}
+        for b in self.bundles:
+            for k, v in b.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    @property
+    def has_extra_bundles(self) -> bool:
+        return len(self.bundles) > 1
+
+    def request(self) -> ResourceSet:
+        return ResourceSet.from_dict(self.required_resources)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlacementGroupFactory) and (other.bundles, other.strategy) == (self.bundles, self.strategy)
+
+    def __repr__(self) -> str:
+        return f"PlacementGroupFactory({self.bundles!r}, strategy={self.strategy!r})"
+
+
+def resources_to_factory(resources: Any) -> PlacementGroupFactory:
+    """``None`` (1 CPU), a ``{"cpu": 2, "gpu": 1, "memory": ..., "custom": 1}`` dict, or a factory."""
+    if resources is None:
+        return PlacementGroupFactory([{"CPU": 1}])
+    if isinstance(resources, PlacementGroupFactory):
+        return resources
+    if not isinstance(resources, dict):
+        raise TypeError(
+            f"resources_per_trial={resources!r}: expected a dict like {{'cpu': 2, 'gpu': 1}} "
+            "or a tune.PlacementGroupFactory"
+        )
+    bundle: dict[str, float] = {}
+    for key, value in resources.items():
+        if key in ("extra_cpu", "extra_gpu", "extra_memory", "extra_custom_resources"):
+            raise ValueError(f"resources_per_trial key {key!r} is gone from Ray; use a PlacementGroupFactory")
+        if key == "custom_resources":
+            bundle.update(value)
+        else:
+            bundle[_DICT_KEYS.get(key, key)] = value
+    # As in Ray, a dict asks for exactly what it names: {"gpu": 1} takes no CPU.
+    bundle = {k: v for k, v in bundle.items() if v != 0}
+    if not bundle:
+        raise ValueError(
+            f"resources_per_trial={resources!r} asks for nothing, so every trial would run at once; "
+            "ask for some CPU or GPU, e.g. {'cpu': 1}"
+        )
+    return PlacementGroupFactory([bundle])

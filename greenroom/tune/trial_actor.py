@@ -1,0 +1,52 @@
+"""The actor a trial runs in: it holds the trial's resources and hosts its trainable."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from greenroom.runtime import state
+from greenroom.tune.checkpoint import Checkpoint
+from greenroom.util.placement_group import get_current_placement_group
+from greenroom.tune.trainable.function_trainable import FunctionError, FunctionTrainable
+from greenroom.tune.trainable.session import TrialInfo, TrialSession, set_session
+from greenroom.tune.trainable.trainable import Trainable
+
+
+class TrialActor:
+    """Created with ``remote(...)`` by the runner, one per trial (per restart)."""
+
+    def __init__(self, trainable: Any, config: dict, info: TrialInfo, restore: str | None, checkpoint_index: int) -> None:
+        os.makedirs(info.trial_dir, exist_ok=True)
+        current = get_current_placement_group()
+        if current is not None:  # the trainable's own tasks and actors run in the trial's bundles
+            state.runtime().default_placement = (current.id.hex(), -1)
+        checkpoint = Checkpoint(restore) if restore else None
+        session = TrialSession(info, checkpoint, checkpoint_index)
+        set_session(session)
+        self.session = session
+        if isinstance(trainable, type) and issubclass(trainable, Trainable):
+            self.trainable: Trainable = trainable(config, _trial_info=info)
+            if checkpoint is not None:
+                self.trainable.restore(checkpoint)
+        else:
+            self.trainable = FunctionTrainable(trainable, config, session)
+
+    def train(self) -> dict:
+        try:
+            return self.trainable.train()
+        except FunctionError as e:
+            raise TrialFailed(e.text) from None
+
+    def save(self) -> str:
+        session = self.session
+        path = os.path.join(session.info.trial_dir, f"checkpoint_{session.checkpoint_index:06d}")
+        session.checkpoint_index += 1
+        return self.trainable.save(path).path
+
+    def stop(self) -> None:
+        self.trainable.stop()
+
+
+class TrialFailed(Exception):
+    """The trainable raised; the message is its traceback."""

@@ -1,0 +1,113 @@
+"""The modern Tune API: ``Tuner(trainable, param_space=, tune_config=, run_config=).fit()``.
+
+Built on the same runner as ``tune.run``; ``fit()`` returns a ResultGrid.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenroom.tune.analysis import ResultGrid
+from greenroom.tune.error import TuneError
+
+
+@dataclass
+class FailureConfig:
+    """``max_failures`` retries a failed trial from its last checkpoint; ``fail_fast`` stops everything."""
+
+    max_failures: int = 0
+    fail_fast: bool = False
+
+
+@dataclass
+class CheckpointConfig:
+    num_to_keep: int | None = None
+    checkpoint_score_attribute: str | None = None
+    checkpoint_score_order: str = "max"
+    checkpoint_frequency: int = 0
+    checkpoint_at_end: bool | None = None
+
+
+@dataclass
+class TuneConfig:
+    metric: str | None = None
+    mode: str | None = None
+    search_alg: Any = None
+    scheduler: Any = None
+    num_samples: int = 1
+    max_concurrent_trials: int | None = None
+    time_budget_s: float | None = None
+    reuse_actors: bool | None = None
+    trial_name_creator: Any = None
+    trial_dirname_creator: Any = None
+
+
+@dataclass
+class RunConfig:
+    name: str | None = None
+    storage_path: str | None = None
+    stop: Any = None
+    callbacks: list | None = None
+    failure_config: FailureConfig = field(default_factory=FailureConfig)
+    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
+    verbose: int = 3
+    progress_reporter: Any = None
+    log_to_file: bool = False
+    sync_config: Any = None
+
+
+class Tuner:
+    """Tune ``trainable`` over ``param_space``; ``fit()`` runs it."""
+
+    def __init__(
+        self,
+        trainable: Any = None,
+        *,
+        param_space: dict | None = None,
+        tune_config: TuneConfig | None = None,
+        run_config: RunConfig | None = None,
+        _resume: Any = False,
+    ) -> None:
+        if trainable is None:
+            raise TypeError("Tuner() needs a trainable: a function or a tune.Trainable class")
+        self.trainable = trainable
+        self.param_space = param_space
+        self.tune_config = tune_config or TuneConfig()
+        self.run_config = run_config or RunConfig()
+        self._resume = _resume
+
+    @classmethod
+    def restore(cls, path: str, trainable: Any, *, resume_unfinished: bool = True, resume_errored: bool = False,
+                restart_errored: bool = False, param_space: dict | None = None, **_: Any) -> Tuner:  # fmt: skip
+        """Continue the experiment at ``path`` (its unfinished trials, optionally the errored ones)."""
+        path = os.path.abspath(os.path.expanduser(path))
+        resume: Any = "RESTART_ERRORED" if restart_errored else "ERRORED_ONLY" if resume_errored else True
+        run_config = RunConfig(name=os.path.basename(path), storage_path=os.path.dirname(path))
+        return cls(trainable, param_space=param_space, run_config=run_config, _resume=resume)
+
+    @classmethod
+    def can_restore(cls, path: str) -> bool:
+        from greenroom.tune.storage import STATE_FILE
+
+        return os.path.exists(os.path.join(os.path.expanduser(path), STATE_FILE))
+
+    def fit(self) -> ResultGrid:
+        """Run the experiment. Trial errors are in the ResultGrid (``errors``), not raised."""
+        from greenroom.tune.tune import run
+
+        tc, rc = self.tune_config, self.run_config
+        analysis = run(
+            self.trainable, name=rc.name, metric=tc.metric, mode=tc.mode, stop=rc.stop,
+            time_budget_s=tc.time_budget_s, config=self.param_space, num_samples=tc.num_samples,
+            storage_path=rc.storage_path, search_alg=tc.search_alg, scheduler=tc.scheduler,
+            checkpoint_config=rc.checkpoint_config, verbose=rc.verbose,
+            progress_reporter=rc.progress_reporter, max_failures=rc.failure_config.max_failures,
+            fail_fast=rc.failure_config.fail_fast, resume=self._resume, raise_on_failed_trial=False,
+            callbacks=rc.callbacks, max_concurrent_trials=tc.max_concurrent_trials,
+        )  # fmt: skip
+        return ResultGrid(analysis)
+
+    def get_results(self) -> ResultGrid:
+        raise TuneError("call fit() first; get_results() is for a restored Tuner")

@@ -18,15 +18,17 @@ import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 LIBS = ("greenroom", "ray", "pool")
-HIGHER_IS_BETTER = {"tasks/s", "calls/s"}  # every other unit (s, ms, us) is a duration: lower is better
+HIGHER_IS_BETTER = {"tasks/s", "calls/s", "trials/s"}  # every other unit (s, ms, us) is a duration: lower is better
 NUM_CPUS = 2
 CHILD_TIMEOUT_S = 300  # a child that hangs is killed and reported, the run goes on
 
@@ -236,6 +238,34 @@ def actor_pipelined(lib: str, n: int, reps: int, spawned_at: float = 0.0):
 def async_actor_pipelined(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     """``n`` calls submitted to an async actor, then all fetched."""
     return _pipelined(lib, n, reps, AsyncEcho)
+
+
+def _trivial_trial(config):
+    from importlib import import_module
+
+    import_module(config["lib"] + ".tune").report({"score": 1})
+
+
+@workload("tune_trials", libs=("greenroom", "ray"), n=200, n_quick=20)
+def tune_trials(lib: str, n: int, reps: int, spawned_at: float = 0.0):
+    """tune.run of n trivial trials, 1 CPU each (Ray runs at most 20: each takes seconds there)."""
+    ray = _actor_lib(lib)
+    tune = __import__(lib + ".tune", fromlist=["tune"])
+    storage = tempfile.mkdtemp(prefix="bench-tune-")
+    if lib == "ray":
+        n = min(n, 20)
+
+    def once(k):
+        t0 = time.perf_counter()
+        tune.run(_trivial_trial, config={"lib": lib}, num_samples=k, verbose=0, storage_path=storage)
+        return {"trials_per_s": (k / (time.perf_counter() - t0), "trials/s")}
+
+    try:
+        once(max(1, n // 10))
+        return {m: v for m, v in once(n).items()}
+    finally:
+        ray.shutdown()
+        shutil.rmtree(storage, ignore_errors=True)
 
 
 def child_main(args) -> None:

@@ -96,6 +96,17 @@ def repeat(once: Callable[[int], dict], n: int, reps: int) -> dict[str, tuple[fl
     return {m: (statistics.median(r[m][0] for r in runs), unit) for m, (_, unit) in runs[0].items()}
 
 
+def latencies(call: Callable[[int], object], k: int) -> dict[str, tuple[float, str]]:
+    """Median and p99 of ``k`` sequential calls, in microseconds."""
+    lat = []
+    for i in range(k):
+        t0 = time.perf_counter()
+        call(i)
+        lat.append((time.perf_counter() - t0) * 1e6)
+    lat.sort()
+    return {"median": (statistics.median(lat), "us"), "p99": (lat[min(k - 1, int(0.99 * k))], "us")}
+
+
 @workload("cold_start", libs=("greenroom", "ray"), fresh_per_rep=True)
 def cold_start(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     """Fresh interpreter -> import -> init -> first remote result; then shutdown."""
@@ -140,13 +151,7 @@ def round_trip(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     rt = Runtime(lib)
 
     def once(k):
-        lat = []
-        for i in range(k):
-            t0 = time.perf_counter()
-            rt.get([rt.submit(i)])
-            lat.append((time.perf_counter() - t0) * 1e6)
-        lat.sort()
-        return {"median": (statistics.median(lat), "us"), "p99": (lat[min(k - 1, int(0.99 * k))], "us")}
+        return latencies(lambda i: rt.get([rt.submit(i)]), k)
 
     try:
         return repeat(once, n, reps)
@@ -199,13 +204,7 @@ def actor_round_trip(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     a = ray.remote(Echo).remote()
 
     def once(k):
-        lat = []
-        for i in range(k):
-            t0 = time.perf_counter()
-            ray.get(a.echo.remote(i))
-            lat.append((time.perf_counter() - t0) * 1e6)
-        lat.sort()
-        return {"median": (statistics.median(lat), "us"), "p99": (lat[min(k - 1, int(0.99 * k))], "us")}
+        return latencies(lambda i: ray.get(a.echo.remote(i)), k)
 
     try:
         return repeat(once, n, reps)

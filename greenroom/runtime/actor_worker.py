@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-import os
 import socket
 import sys
 import threading
@@ -254,4 +253,3 @@ def exit_actor() -> None:
     raise ActorExit()
 
 
-_ = os  # imported for callers that patch os in tests

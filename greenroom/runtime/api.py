@@ -6,7 +6,6 @@ import atexit
 import logging
 from typing import Any, Sequence
 
-from greenroom import exceptions
 from greenroom.runtime import config, state
 from greenroom.runtime.context import RuntimeContext
 from greenroom.runtime.object_ref import ObjectRef

@@ -12,6 +12,8 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from greenroom.tune.experiment.trial import lookup
+
 from greenroom.tune.search._paths import Path, flatten_dict, get_value, path_name, unflatten_paths
 from greenroom.tune.search.sample import Domain
 from greenroom.tune.search.searcher import Searcher
@@ -103,13 +105,4 @@ def check_ready(searcher: Searcher, has_space: bool) -> None:
 
 def metric_value(result: dict | None, metric: str) -> Any:
     """``result[metric]``, also for "a/b" nested metrics; None when missing."""
-    if not result:
-        return None
-    if metric in result:
-        return result[metric]
-    value: Any = result
-    for part in metric.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+    return lookup(result, metric) if result else None

@@ -155,7 +155,11 @@ class WorkerPool:
         )
         theirs.close()
         self.control = ours
-        ours.send(serialization.pack([wire.SETUP, list(sys.path)]))
+        # Workers see the driver's code: its sys.path, with its working directory on it (as Ray).
+        path = list(sys.path)
+        if os.getcwd() not in path and "" not in path:
+            path.append(os.getcwd())
+        ours.send(serialization.pack([wire.SETUP, path]))
         ours.setblocking(False)
         self.loop.add_reader(ours.fileno(), self._on_zygote)
 

@@ -21,7 +21,7 @@ from greenroom import exceptions
 from greenroom.scheduler.resources import ResourceSet
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.error import TuneError
-from greenroom.tune.experiment.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
+from greenroom.tune.experiment.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, lookup
 from greenroom.tune.resources import PlacementGroupFactory
 from greenroom.tune.schedulers.trial_scheduler import TrialScheduler
 from greenroom.tune.storage import TrialFiles, save_state
@@ -59,6 +59,7 @@ class TuneController:
         fail_fast: bool,
         checkpoint_frequency: int,
         checkpoint_at_end: bool,
+        keep: Any = None,  # CheckpointConfig (num_to_keep, checkpoint_score_attribute/order)
         time_budget_s: float | None,
         callbacks: list,
         reporter: Any,
@@ -76,6 +77,8 @@ class TuneController:
         self.fail_fast = fail_fast
         self.checkpoint_frequency = checkpoint_frequency
         self.checkpoint_at_end = checkpoint_at_end
+        self.keep = keep
+        self._kept: dict[str, list[tuple[str, dict]]] = {}
         self.time_budget_s = time_budget_s
         self.callbacks = callbacks
         self.reporter = reporter
@@ -239,12 +242,12 @@ class TuneController:
             self._complete(trial)
             return
         checkpoint = result.pop("__checkpoint__", None)
-        if checkpoint is not None:
-            trial.checkpoint = Checkpoint(checkpoint)
         result.setdefault("config", trial.config)
         result["experiment_tag"] = trial.experiment_tag
         trial.last_result = result
         trial.results.append(result)
+        if checkpoint is not None:
+            self._new_checkpoint(trial, checkpoint)
         self.files[trial.trial_id].result(result)
         self.search_alg.on_trial_result(trial.trial_id, result)
         self._callback("on_trial_result", trial, result)
@@ -269,7 +272,27 @@ class TuneController:
     def _save_checkpoint(self, trial: Trial) -> None:
         live = self.live.get(trial.trial_id)
         if live is not None and self.is_class:
-            trial.checkpoint = Checkpoint(ray.get(live.actor.save.remote()))
+            self._new_checkpoint(trial, ray.get(live.actor.save.remote()))
+
+    def _new_checkpoint(self, trial: Trial, path: str) -> None:
+        """The trial's latest checkpoint; older ones beyond ``num_to_keep`` are deleted
+        (the worst by ``checkpoint_score_attribute`` if given, else the oldest)."""
+        trial.checkpoint = Checkpoint(path)
+        keep = self.keep
+        if keep is None or not keep.num_to_keep:
+            return
+        kept = self._kept.setdefault(trial.trial_id, [])
+        kept.append((path, trial.last_result))
+        while len(kept) > keep.num_to_keep:
+            candidates = kept[:-1]  # never the latest: a restart resumes from it
+            attr = keep.checkpoint_score_attribute
+            if attr:
+                sign = 1 if keep.checkpoint_score_order == "max" else -1
+                victim = min(candidates, key=lambda c: sign * (lookup(c[1], attr) or 0))
+            else:
+                victim = candidates[0]
+            kept.remove(victim)
+            shutil.rmtree(victim[0], ignore_errors=True)
 
     def _complete(self, trial: Trial) -> None:
         if self.checkpoint_at_end:

@@ -178,7 +178,7 @@ def run(
         trainable, experiment_name=name, experiment_dir=exp_dir, search_alg=algorithm,
         scheduler=trial_scheduler, stopper=stopper, resources=resources,
         max_concurrent=max_concurrent_trials, max_failures=max_failures, fail_fast=fail_fast,
-        checkpoint_frequency=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,
+        checkpoint_frequency=checkpoint_freq, checkpoint_at_end=checkpoint_at_end, keep=checkpoint_config,
         time_budget_s=time_budget_s, callbacks=list(callbacks or []), reporter=reporter,
         trainable_name=trainable_name, trials=trials,
     )  # fmt: skip

@@ -3,7 +3,7 @@
 ``import greenroom as ray`` runs a Ray core program unchanged.
 """
 
-from greenroom import actor, exceptions
+from greenroom import actor, exceptions, util
 from greenroom.actors import get_actor, kill, method
 from greenroom.runtime.api import (
     available_resources,
@@ -41,5 +41,6 @@ __all__ = [
     "put",
     "remote",
     "shutdown",
+    "util",
     "wait",
 ]

@@ -66,7 +66,10 @@ class Zygote:
         while True:
             for key, _ in self.selector.select():
                 if key.fileobj is self.control:
-                    data = self.control.recv(1 << 20)
+                    try:
+                        data = self.control.recv(1 << 20)
+                    except OSError:  # reset: the node is gone, as for EOF
+                        data = b""
                     if not data:
                         self._shutdown()
                         return

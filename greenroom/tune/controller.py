@@ -219,8 +219,9 @@ class TuneController:
             )
         info = TrialInfo(trial.trial_id, trial.trial_name, trial.path, self.experiment_name, pgf)
         index = _next_checkpoint_index(trial.path)
+        progress = (trial.checkpoint_iteration, trial.checkpoint_time) if restore else (0, 0.0)
         actor = ray.remote(TrialActor).options(**options).remote(
-            self.trainable, trial.config, info, restore.path if restore else None, index
+            self.trainable, trial.config, info, restore.path if restore else None, index, progress
         )
         live = self.live[trial.trial_id] = _Live(actor, pg)
         live.ref = actor.train.remote()
@@ -278,6 +279,8 @@ class TuneController:
         """The trial's latest checkpoint; older ones beyond ``num_to_keep`` are deleted
         (the worst by ``checkpoint_score_attribute`` if given, else the oldest)."""
         trial.checkpoint = Checkpoint(path)
+        trial.checkpoint_iteration = trial.last_result.get("training_iteration", 0)
+        trial.checkpoint_time = trial.last_result.get("time_total_s", 0.0)
         keep = self.keep
         if keep is None or not keep.num_to_keep:
             return
@@ -328,6 +331,8 @@ class TuneController:
             target = os.path.join(trial.path, f"exploit_{len(trial.results):06d}")
             shutil.copytree(source.checkpoint.path, target, dirs_exist_ok=True)
             trial.checkpoint = Checkpoint(target)
+            trial.checkpoint_iteration = source.checkpoint_iteration
+            trial.checkpoint_time = source.checkpoint_time
         trial.config = new_config
         self.reporter.event(trial, f"exploited {source.trial_id}")
 

@@ -102,6 +102,8 @@ def trial_to_state(trial: Trial) -> dict:
         "status": trial.status,
         "last_result": _jsonable(trial.last_result),
         "checkpoint": trial.checkpoint.path if trial.checkpoint is not None else None,
+        "checkpoint_iteration": trial.checkpoint_iteration,
+        "checkpoint_time": trial.checkpoint_time,
         "path": trial.path,
         "error": trial.error,
         "num_failures": trial.num_failures,
@@ -141,6 +143,7 @@ def trial_from_state(d: dict) -> Trial:
         status=d["status"], last_result=d.get("last_result") or {},
         checkpoint=Checkpoint(d["checkpoint"]) if d.get("checkpoint") else None,
         path=d.get("path"), error=d.get("error"), num_failures=d.get("num_failures", 0),
+        checkpoint_iteration=d.get("checkpoint_iteration", 0), checkpoint_time=d.get("checkpoint_time", 0.0),
         evaluated_params=d.get("evaluated_params") or {},
     )  # fmt: skip
     trial.trainable_name = d.get("trainable_name", "")

@@ -16,7 +16,8 @@ from greenroom.tune.trainable.trainable import Trainable
 class TrialActor:
     """Created with ``remote(...)`` by the runner, one per trial (per restart)."""
 
-    def __init__(self, trainable: Any, config: dict, info: TrialInfo, restore: str | None, checkpoint_index: int) -> None:
+    def __init__(self, trainable: Any, config: dict, info: TrialInfo, restore: str | None,
+                 checkpoint_index: int, progress: tuple[int, float] = (0, 0.0)) -> None:  # fmt: skip
         os.makedirs(info.trial_dir, exist_ok=True)
         current = get_current_placement_group()
         if current is not None:  # the trainable's own tasks and actors run in the trial's bundles
@@ -31,6 +32,8 @@ class TrialActor:
                 self.trainable.restore(checkpoint)
         else:
             self.trainable = FunctionTrainable(trainable, config, session)
+            # Ray counts on from the checkpoint: iterations and time continue after a restore.
+            self.trainable._iteration, self.trainable._time_total = progress
 
     def train(self) -> dict:
         try:

@@ -152,10 +152,14 @@ def run(
     trial_scheduler = scheduler or FIFOScheduler()
     algorithm = _search_alg(search_alg, max_concurrent_trials)
     space = config or {}
-    if not algorithm.set_search_properties(metric, mode, space):
-        raise ValueError(f"the search algorithm already has another metric/mode than metric={metric!r}, mode={mode!r}")
+    # A searcher may decline (it has its own space and metric); add_configurations then
+    # refuses a config that still has search domains in it, as Ray does.
+    algorithm.set_search_properties(metric, mode, space)
     if not trial_scheduler.set_search_properties(metric, mode):
-        raise ValueError(f"the scheduler already has another metric/mode than metric={metric!r}, mode={mode!r}")
+        raise ValueError(
+            f"tune.run(metric={metric!r}, mode={mode!r}) but the scheduler was built with its own metric/mode; "
+            "pass them in one place only"
+        )
     if not ray.is_initialized():
         ray.init()
     _preload_trial_code()
@@ -226,5 +230,10 @@ def _skip(algorithm: SearchAlgorithm, n: int, finished: bool) -> None:
     if finished:
         algorithm.set_finished()
     for _ in range(n):
-        if algorithm.is_finished() or algorithm.next_trial() is None:
+        if algorithm.is_finished():
             break
+        suggestion = algorithm.next_trial()
+        if suggestion is None:
+            break
+        # The resumed trials keep their own ids; this stand-in frees its concurrency slot.
+        algorithm.on_trial_complete(suggestion.trial_id)

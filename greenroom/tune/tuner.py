@@ -5,12 +5,14 @@ Built on the same runner as ``tune.run``; ``fit()`` returns a ResultGrid.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from greenroom.tune.analysis import ResultGrid
 from greenroom.tune.error import TuneError
+from greenroom.tune.storage import default_name, experiment_dir
 
 
 @dataclass
@@ -81,11 +83,16 @@ class Tuner:
     @classmethod
     def restore(cls, path: str, trainable: Any, *, resume_unfinished: bool = True, resume_errored: bool = False,
                 restart_errored: bool = False, param_space: dict | None = None, **_: Any) -> Tuner:  # fmt: skip
-        """Continue the experiment at ``path`` (its unfinished trials, optionally the errored ones)."""
+        """Continue the experiment at ``path`` with the settings it was started with
+        (its unfinished trials, optionally the errored ones)."""
         path = os.path.abspath(os.path.expanduser(path))
         resume: Any = "RESTART_ERRORED" if restart_errored else "ERRORED_ONLY" if resume_errored else True
-        run_config = RunConfig(name=os.path.basename(path), storage_path=os.path.dirname(path))
-        return cls(trainable, param_space=param_space, run_config=run_config, _resume=resume)
+        settings = _load_settings(path)
+        tune_config = settings.get("tune_config") or TuneConfig()
+        run_config = settings.get("run_config") or RunConfig()
+        run_config = dataclasses.replace(run_config, name=os.path.basename(path), storage_path=os.path.dirname(path))
+        space = param_space if param_space is not None else settings.get("param_space")
+        return cls(trainable, param_space=space, tune_config=tune_config, run_config=run_config, _resume=resume)
 
     @classmethod
     def can_restore(cls, path: str) -> bool:
@@ -98,6 +105,9 @@ class Tuner:
         from greenroom.tune.tune import run
 
         tc, rc = self.tune_config, self.run_config
+        if rc.name is None:  # a name now, so the settings land beside the experiment
+            rc = dataclasses.replace(rc, name=default_name(getattr(self.trainable, "__name__", "trainable")))
+        _save_settings(experiment_dir(rc.storage_path, rc.name), self.param_space, tc, rc)
         analysis = run(
             self.trainable, name=rc.name, metric=tc.metric, mode=tc.mode, stop=rc.stop,
             time_budget_s=tc.time_budget_s, config=self.param_space, num_samples=tc.num_samples,
@@ -111,3 +121,29 @@ class Tuner:
 
     def get_results(self) -> ResultGrid:
         raise TuneError("call fit() first; get_results() is for a restored Tuner")
+
+
+_SETTINGS = "tuner.pkl"
+
+
+def _save_settings(exp_dir: str, param_space: Any, tune_config: TuneConfig, run_config: RunConfig) -> None:
+    """What Tuner.restore needs to continue as started (Ray keeps the same file)."""
+    from greenroom.runtime import serialization
+
+    os.makedirs(exp_dir, exist_ok=True)
+    try:
+        blob = serialization.dumps({"param_space": param_space, "tune_config": tune_config, "run_config": run_config})
+    except Exception:  # an unpicklable searcher or callback: restore then needs them passed again
+        return
+    with open(os.path.join(exp_dir, _SETTINGS), "wb") as f:
+        f.write(blob)
+
+
+def _load_settings(exp_dir: str) -> dict:
+    from greenroom.runtime import serialization
+
+    path = os.path.join(exp_dir, _SETTINGS)
+    if not os.path.exists(path):
+        return {}
+    with open(path, "rb") as f:
+        return serialization.loads(f.read())

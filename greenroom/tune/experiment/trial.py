@@ -28,6 +28,8 @@ class Trial:
     last_result: dict = field(default_factory=dict)
     results: list = field(default_factory=list)  # every reported result, in order
     checkpoint: Any = None  # tune.Checkpoint of the latest save, or None
+    checkpoint_iteration: int = 0  # training_iteration when that checkpoint was taken
+    checkpoint_time: float = 0.0  # time_total_s then: a restored trial counts on from these
     path: str | None = None  # the trial's directory
     error: str | None = None  # traceback text when status == ERROR
     num_failures: int = 0

@@ -105,7 +105,7 @@ class ActorClass:
             except Exception as e:
                 raise TypeError(f"cannot pickle actor class {self._name}: {type(e).__name__}: {e}") from e
             self._blob_pid = os.getpid()
-        args_blob, deps, pins = encode_args(args, kwargs, f"{self._name}.__init__")
+        args_blob, deps, pickled = encode_args(args, kwargs, f"{self._name}.__init__")
         actor_id = rt.ids.task_id() + b"\xac\xac\xac\xac"
         spec = ActorSpec.make_wire(
             actor_id=actor_id, class_name=self._name, class_blob=self._blob, args_blob=args_blob,
@@ -113,7 +113,8 @@ class ActorClass:
             max_restarts=opts["max_restarts"], max_task_retries=opts["max_task_retries"],
             max_concurrency=opts["max_concurrency"], is_async=self._is_async,
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),
-            detached=self._raw.get("lifetime") == "detached", methods=self._methods, pins=pins,
+            detached=self._raw.get("lifetime") == "detached", methods=self._methods,
+            pins=pickled.actors, ref_pins=pickled.objects,
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

@@ -37,7 +37,8 @@ class ActorSpec:
     namespace: str
     detached: bool
     methods: dict  # method name -> num_returns
-    pins: list
+    pins: list  # actor handles in the constructor's arguments
+    ref_pins: list  # ObjectRefs nested in them
 
     @classmethod
     def from_wire(cls, msg: list) -> ActorSpec:
@@ -63,7 +64,12 @@ class Call:
     num_returns: int
     name: str
     pins: list
+    ref_pins: list
     deps_pending: int = 0
+
+    def object_ids(self) -> list:
+        """The objects this call keeps alive until it ends: its ref arguments."""
+        return [oid for _pos, oid in self.deps] + list(self.ref_pins)
 
 
 @dataclass(slots=True, eq=False)
@@ -79,6 +85,7 @@ class ActorRecord:
     pins: int = 0
     pinned_for_good: bool = False
     exiting: bool = False  # exit_actor() was called
+    ctor_unpinned: bool = False  # constructor arguments are kept (for restarts) until death
     pid: int | None = None  # of its current (or last) process
     deps_pending: int = 0
 
@@ -113,6 +120,7 @@ class ActorHost:
         if spec.name:
             self.names[(spec.namespace, spec.name)] = spec.actor_id
         self._pin(spec.pins, +1)
+        self.node.pin_objects(_ctor_objects(spec), +1)
         objects = self.node.objects
         for dep in spec.deps:
             if objects.on_ready(dep[1], lambda _o, _e, r=rec: self.node.on_loop(self._ctor_dep_ready, r)):
@@ -177,11 +185,11 @@ class ActorHost:
                 s.max_concurrency, s.is_async, s.class_name, self.node.placement_info(s.placement)])  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
-    def submit_call(self, actor_id: bytes, wire_call: list) -> None:
+    def submit_call(self, actor_id: bytes, wire_call: list, holder: int = 0) -> None:
         call = Call(*wire_call)
-        self.node.objects.ensure(
-            [call.task_id + i.to_bytes(4, "little") for i in range(call.num_returns)], call.name
-        )
+        ids = [call.task_id + i.to_bytes(4, "little") for i in range(call.num_returns)]
+        self.node.objects.ensure(ids, call.name, holder=holder)
+        self.node._hold(holder, ids)
         rec = self.actors.get(actor_id)
         if rec is None:
             self._fail_call(call, exceptions.ActorDiedError(f"actor {actor_id.hex()} does not exist on this node"))
@@ -190,6 +198,7 @@ class ActorHost:
             self._fail_call(call, self._died_error(rec, call))
             return
         self._pin(call.pins, +1)
+        self.node.pin_objects(call.object_ids(), +1)
         rec.calls[call.task_id] = call
         for dep in call.deps:
             if self.node.objects.on_ready(dep[1], lambda _o, _e, r=rec, c=call: self.node.on_loop(self._call_dep_ready, r, c)):
@@ -219,14 +228,14 @@ class ActorHost:
             if failed is not None:
                 entry = self.node.objects.get(failed)
                 rec.calls.pop(call.task_id)
-                self.node._complete_returns(call.task_id, call.num_returns, entry.kind, [entry.payload] * call.num_returns)
+                self._end_call(call, entry.kind, [entry.payload] * call.num_returns)
                 continue
             state.inflight[call.task_id] = None
             deps = [[pos, wire.VALUE, self.node.objects.get(oid).payload] for pos, oid in call.deps]
             rec.worker.send([wire.ACTOR_CALL, call.task_id, call.method, call.args_blob, deps,
                              call.num_returns, call.name])  # fmt: skip
 
-    def on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list) -> None:
+    def on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list, contains: list) -> None:
         rec = w.actor
         if task_id == rec.spec.actor_id:  # the constructor finished
             if kind == wire.VALUE:
@@ -239,10 +248,9 @@ class ActorHost:
         if call is None:
             return
         rec.state.done(task_id)
-        self._pin(call.pins, -1)
         if len(payloads) != call.num_returns:
             payloads = payloads * call.num_returns
-        self.node._complete_returns(task_id, call.num_returns, kind, payloads)
+        self._end_call(call, kind, payloads, contains)
         if rec.state.terminate_when_idle and rec.state.idle():
             self._die(rec, "all handles to it went out of scope", graceful=True)
 
@@ -276,7 +284,6 @@ class ActorHost:
         for task_id in decision.fail:
             call = rec.calls.pop(task_id, None)
             if call is not None:
-                self._pin(call.pins, -1)
                 self._fail_call(call, exceptions.ActorDiedError(
                     f"{rec.describe()} restarted while call {call.name!r} ran ({reason}); the call was not "
                     "retried: set max_task_retries to retry calls on a restarted actor"
@@ -296,7 +303,6 @@ class ActorHost:
         """Dead for good: fail every unfinished call, stop the process, free resources and name."""
         rec.state.killed(reason)
         for call in list(rec.calls.values()):
-            self._pin(call.pins, -1)
             self._fail_call(call, self._died_error(rec, call))
         rec.calls.clear()
         w, rec.worker = rec.worker, None
@@ -313,6 +319,9 @@ class ActorHost:
         if rec.spec.name and self.names.get((rec.spec.namespace, rec.spec.name)) == rec.spec.actor_id:
             del self.names[(rec.spec.namespace, rec.spec.name)]
         self._pin(rec.spec.pins, -1)
+        if not rec.ctor_unpinned:
+            rec.ctor_unpinned = True
+            self.node.pin_objects(_ctor_objects(rec.spec), -1)
         self.node._schedule()
 
     def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
@@ -322,7 +331,13 @@ class ActorHost:
 
     def _fail_call(self, call: Call, error: BaseException) -> None:
         payload = serialization.dumps(error)
-        self.node._complete_returns(call.task_id, call.num_returns, wire.SYSTEM_ERROR, [payload] * call.num_returns)
+        self._end_call(call, wire.SYSTEM_ERROR, [payload] * call.num_returns)
+
+    def _end_call(self, call: Call, kind: int, payloads: list, contains: list | None = None) -> None:
+        """Store a call's outcome and let go of what it kept alive."""
+        self.node._complete_returns(call.task_id, call.num_returns, kind, payloads, contains)
+        self._pin(call.pins, -1)
+        self.node.pin_objects(call.object_ids(), -1)
 
     # -- names and scope -------------------------------------------------------------------
     def get_actor(self, name: str, namespace: str) -> list:
@@ -372,6 +387,10 @@ class ActorHost:
             elif process in rec.holders:
                 rec.holders.discard(process)
                 self._check_scope(rec)
+
+
+def _ctor_objects(spec: ActorSpec) -> list:
+    return [oid for _pos, oid in spec.deps] + list(spec.ref_pins)
 
 
 def _payload_text(payload: Any) -> str:

@@ -101,15 +101,14 @@ class Actor:
         self.executor = executor
         set_task_context(self._context(self.actor_id[:12]))
         self.instance = None
-        kind, payloads = executor.load_and_call(
+        kind, payloads, _ = executor.load_and_call(
             self.actor_id, lambda: serialization.loads(class_blob), args_blob, deps,
             1, f"{self.class_name}.__init__", construct=True,
         )  # fmt: skip
         if kind == wire.VALUE:
             self.instance = executor.last_result
             payloads = [serialization.dumps(None)]
-        executor.flush_output()
-        executor.conn.send([wire.DONE, self.actor_id, kind, payloads])
+        executor.send_done(self.actor_id, kind, payloads, [])
         self.ok = kind == wire.VALUE
 
     def _context(self, task_id: bytes) -> TaskContext:
@@ -119,24 +118,22 @@ class Actor:
         _, task_id, method, args_blob, deps, num_returns, name = msg
         set_task_context(self._context(task_id))
         try:
-            kind, payloads = self.executor.load_and_call(
+            kind, payloads, contains = self.executor.load_and_call(
                 task_id, lambda: getattr(self.instance, method), args_blob, deps, num_returns, name
             )
         except ActorExit:
             self.executor.conn.send([wire.ACTOR_EXIT])
             raise
-        self.executor.flush_output()
-        self.executor.conn.send([wire.DONE, task_id, kind, payloads])
+        self.executor.send_done(task_id, kind, payloads, contains)
 
     async def run_call_async(self, msg: list, limit: asyncio.Semaphore) -> None:
         _, task_id, method, args_blob, deps, num_returns, name = msg
         async with limit:
             set_task_context(self._context(task_id))
-            kind, payloads = await self.executor.load_and_call_async(
+            kind, payloads, contains = await self.executor.load_and_call_async(
                 task_id, lambda: getattr(self.instance, method), args_blob, deps, num_returns, name
             )
-            self.executor.flush_output()
-            self.executor.conn.send([wire.DONE, task_id, kind, payloads])
+            self.executor.send_done(task_id, kind, payloads, contains)
 
     # -- the three ways to run -----------------------------------------------------------
     def serve(self, conn: Any) -> int:

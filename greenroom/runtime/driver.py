@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from greenroom import exceptions
-from greenroom.runtime.node import Node
+from greenroom.runtime import wire
+from greenroom.runtime.node import DRIVER, Node
 from greenroom.runtime.object_ref import IdMinter
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec
@@ -37,20 +38,20 @@ class DriverRuntime(Runtime):
                 self._feasible[shape] = None
         n = spec.num_returns
         tid = spec.task_id
-        self.objects.create([tid + i.to_bytes(4, "little") for i in range(n)], spec.name)
+        self.objects.create([tid + i.to_bytes(4, "little") for i in range(n)], spec.name, holder=DRIVER)
         node.submit_threadsafe(spec)
 
     def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
         node = self.node
         node.check_usable()
         task_id, num_returns = call[0], call[4]
-        self.objects.create([task_id + i.to_bytes(4, "little") for i in range(num_returns)], call[5])
+        self.objects.create([task_id + i.to_bytes(4, "little") for i in range(num_returns)], call[5], holder=DRIVER)
         node.post(node.actors.submit_call, actor_id, call)
 
-    def _handle_event(self, actor_id: bytes, delta: int) -> None:
+    def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         node = self.node
         if not node.closed:
-            node.post(node.actors.handle_event, 0, actor_id, delta)
+            node.post(node.reference_event, DRIVER, kind, key, delta)
 
     def call(self, method: str, *args: Any) -> Any:
         return self.node.call(method, *args)
@@ -85,10 +86,11 @@ class DriverRuntime(Runtime):
                 raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
         return self.objects.wait(ids, num_returns, timeout)
 
-    def _put_payload(self, oid: bytes, payload: bytes) -> None:
-        from greenroom.runtime import wire
-
+    def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
+        self.objects.create([oid], "put", holder=DRIVER)
         self.objects.complete(oid, wire.VALUE, payload)
+        if contains:
+            self.node.post(self.node.set_contains, [oid], contains)
 
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         if oid not in self.objects.entries:

@@ -1,56 +1,90 @@
-"""Knowing which actor handles exist, so an actor with none left can end.
+"""Knowing which actor handles and ObjectRefs exist, so what nothing refers to can go.
 
-Each process counts its live handles per actor and tells the node when a
-count goes 0 -> 1 or 1 -> 0 (``Runtime._handle_event``). A handle pickled
-into a task's arguments is pinned by that task until it finishes (its
-worker reports its own copy before then); one pickled into a stored object
-(``put()`` or a returned value) pins the actor for good.
+Each process counts its live handles per actor and its live ObjectRefs per
+object, and tells the node when a count goes 0 -> 1 or 1 -> 0
+(``Runtime._reference_event``). A handle or ref pickled into a task's
+arguments is pinned by that task until it finishes (the worker reports its
+own copy before then); one pickled into a stored object (``put()`` or a
+returned value) is pinned by that object while it exists (actors: for good).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-_collector: contextvars.ContextVar[list | None] = contextvars.ContextVar("greenroom_pickled_handles", default=None)
+ACTOR = "a"
+OBJECT = "o"
+
+
+@dataclass(slots=True)
+class Pickled:
+    """The actor handles and ObjectRefs seen while pickling one value."""
+
+    actors: list = field(default_factory=list)
+    objects: list = field(default_factory=list)
+
+
+_collector: contextvars.ContextVar[Pickled | None] = contextvars.ContextVar("greenroom_pickled_refs", default=None)
 
 
 @contextlib.contextmanager
-def pinning_handles() -> Iterator[list]:
-    """Collect the ids of actor handles pickled inside this block."""
-    pinned: list = []
-    token = _collector.set(pinned)
+def collecting() -> Iterator[Pickled]:
+    """Collect the ids of actor handles and ObjectRefs pickled inside this block."""
+    seen = Pickled()
+    token = _collector.set(seen)
     try:
-        yield pinned
+        yield seen
     finally:
         _collector.reset(token)
 
 
 def note_pickled(actor_id: bytes) -> None:
     """Called by ActorHandle.__reduce__."""
-    pinned = _collector.get()
-    if pinned is not None:
-        pinned.append(actor_id)
+    seen = _collector.get()
+    if seen is not None:
+        seen.actors.append(actor_id)
 
 
-class HandleCounts:
-    """Per-process live handle counts; reports transitions through ``report(actor_id, delta)``."""
+def note_pickled_ref(object_id: bytes) -> None:
+    """Called by ObjectRef.__reduce__."""
+    seen = _collector.get()
+    if seen is not None:
+        seen.objects.append(object_id)
+
+
+class Counts:
+    """Per-process live counts; reports transitions through ``report(id, delta)``.
+
+    Thread-safe: refs die in whatever thread the garbage collector runs.
+    """
 
     def __init__(self, report) -> None:
         self.counts: dict[bytes, int] = {}
         self.report = report
+        self._lock = threading.Lock()
 
-    def added(self, actor_id: bytes) -> None:
-        n = self.counts.get(actor_id, 0)
-        self.counts[actor_id] = n + 1
+    def created(self, key: bytes) -> None:
+        """A new id the node already counts this process as holding: no report."""
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def added(self, key: bytes) -> None:
+        with self._lock:
+            n = self.counts.get(key, 0)
+            self.counts[key] = n + 1
         if n == 0:
-            self.report(actor_id, 1)
+            self.report(key, 1)
 
-    def removed(self, actor_id: bytes) -> None:
-        n = self.counts.get(actor_id, 0) - 1
+    def removed(self, key: bytes) -> None:
+        with self._lock:
+            n = self.counts.get(key, 0) - 1
+            if n <= 0:
+                self.counts.pop(key, None)
+            else:
+                self.counts[key] = n
         if n <= 0:
-            self.counts.pop(actor_id, None)
-            self.report(actor_id, -1)
-        else:
-            self.counts[actor_id] = n
+            self.report(key, -1)

@@ -29,6 +29,7 @@ from typing import Any
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.actor_host import ActorHost
+from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
@@ -38,6 +39,7 @@ from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 CRASH_EXIT_WAIT_S = 2.0
+DRIVER = 0  # the process id of the driver in reference counts; workers use their worker id
 
 
 @dataclass(slots=True, eq=False)
@@ -90,7 +92,8 @@ class Node:
         self._schedule_pending = False
         self._owned: set[asyncio.Task] = set()
         self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
-        self._actor_gets: list[PendingGet] = []  # actors' gets in progress (for deadlock checks)
+        self._actor_gets: list[PendingGet] = []
+        self._held_by: dict[int, set[bytes]] = {}  # worker id -> objects it holds refs to  # actors' gets in progress (for deadlock checks)
         self._assigned_cache: dict[Any, dict] = {}
         self.closed = False
         self.broken: str | None = None  # why the node can't start workers any more
@@ -228,6 +231,8 @@ class Node:
         self.tasks[spec.task_id] = task
         if spec.pins:
             self.actors._pin(spec.pins, +1)
+        self.pin_objects([oid for _pos, oid in spec.deps], +1)
+        self.pin_objects(spec.ref_pins, +1)
         for dep in spec.deps:
             if self.objects.on_ready(dep[1], lambda oid, e, t=task: self._dep_ready(t)):
                 task.deps_pending += 1
@@ -328,21 +333,21 @@ class Node:
         if kind == wire.DONE:
             if w.actor is not None:
                 w.drain_output()
-                self.actors.on_done(w, msg[1], msg[2], msg[3])
+                self.actors.on_done(w, msg[1], msg[2], msg[3], msg[4])
             else:
-                self._on_done(w, msg[1], msg[2], msg[3])
+                self._on_done(w, msg[1], msg[2], msg[3], msg[4])
         elif kind == wire.REQUEST:
             self._on_request(w, msg[1], msg[2], msg[3])
         elif kind == wire.HANDLES:
-            for actor_id, delta in msg[1]:
-                self.actors.handle_event(w.id, actor_id, delta)
+            for ref_kind, key, delta in msg[1]:
+                self.reference_event(w.id, ref_kind, key, delta)
         elif kind == wire.ACTOR_EXIT:
             self.actors.on_exit_notice(w)
         elif kind == wire.HELLO:
             if msg[1] != wire.PROTOCOL_VERSION:
                 w.kill()
 
-    def _on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list) -> None:
+    def _on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list, contains: list) -> None:
         w.drain_output()
         task = w.task
         w.task = None
@@ -367,7 +372,7 @@ class Node:
             return
         elif len(payloads) != spec.num_returns:
             payloads = payloads * spec.num_returns
-        self._finish(task, kind, payloads)
+        self._finish(task, kind, payloads, contains)
         self._schedule()
 
     def _retryable(self, spec: TaskSpec, payload: bytes) -> bool:
@@ -382,20 +387,83 @@ class Node:
             return False
         return isinstance(err.cause, tuple(retry))
 
-    def _finish(self, task: TaskRecord, kind: int, payloads: list) -> None:
+    def _finish(self, task: TaskRecord, kind: int, payloads: list, contains: list | None = None) -> None:
         spec = task.spec
         self.tasks.pop(spec.task_id, None)
-        self._complete_returns(spec.task_id, spec.num_returns, kind, payloads)
+        self._complete_returns(spec.task_id, spec.num_returns, kind, payloads, contains)
         if spec.pins:
             self.actors._pin(spec.pins, -1)
+        self.pin_objects([oid for _pos, oid in spec.deps], -1)
+        self.pin_objects(spec.ref_pins, -1)
 
-    def _complete_returns(self, task_id: bytes, num_returns: int, kind: int, payloads: list) -> None:
+    def _complete_returns(self, task_id: bytes, num_returns: int, kind: int, payloads: list,
+                          contains: list | None = None) -> None:  # fmt: skip
         complete = self.objects.complete
-        if num_returns == 1:
-            complete(task_id + b"\x00\x00\x00\x00", kind, payloads[0])
-        else:
-            for i, payload in enumerate(payloads):
-                complete(task_id + i.to_bytes(4, "little"), kind, payload)
+        ids = [task_id + i.to_bytes(4, "little") for i in range(num_returns)]
+        for oid, payload in zip(ids, payloads):
+            complete(oid, kind, payload)
+        if contains:
+            self.set_contains(ids, contains)
+        for oid in ids:  # nobody may hold a ref any more (a task whose result was dropped)
+            self._maybe_free(oid)
+
+    # -- reference counting --------------------------------------------------------------
+    def reference_event(self, process: int, kind: str, key: bytes, delta: int) -> None:
+        """A process gained (+1) or lost (-1) its last ref/handle to an object/actor."""
+        if kind == ACTOR:
+            self.actors.handle_event(process, key, delta)
+            return
+        entry = self.objects.entries.get(key)
+        if entry is None:
+            return
+        if delta > 0:
+            entry.holders.add(process)
+            if process != DRIVER:
+                self._held_by.setdefault(process, set()).add(key)
+        elif delta < 0:
+            entry.holders.discard(process)
+            held = self._held_by.get(process)
+            if held is not None:
+                held.discard(key)
+            self._maybe_free(key)
+
+    def pin_objects(self, ids: list, delta: int) -> None:
+        entries = self.objects.entries
+        for oid in ids:
+            entry = entries.get(oid)
+            if entry is not None:
+                entry.pins += delta
+                if delta < 0:
+                    self._maybe_free(oid)
+
+    def set_contains(self, ids: list, contains: list) -> None:
+        """Objects whose values hold refs to ``contains``: those live while they do."""
+        for oid in ids:
+            entry = self.objects.entries.get(oid)
+            if entry is not None:
+                entry.contains = (entry.contains or []) + list(contains)
+                self.pin_objects(list(contains), +1)
+
+    def _hold(self, process: int, ids: list) -> None:
+        if process != DRIVER:
+            self._held_by.setdefault(process, set()).update(ids)
+
+    def _maybe_free(self, oid: bytes) -> None:
+        entry = self.objects.entries.get(oid)
+        if entry is None or entry.kind is None or entry.holders or entry.pins > 0 or entry.permanent:
+            return
+        self.objects.remove(oid)
+        if entry.contains:
+            self.pin_objects(entry.contains, -1)
+
+    def _release_process(self, process: int) -> None:
+        """A worker process ended: it holds no refs any more."""
+        entries = self.objects.entries
+        for oid in self._held_by.pop(process, ()):
+            entry = entries.get(oid)
+            if entry is not None:
+                entry.holders.discard(process)
+                self._maybe_free(oid)
 
     def _fail(self, task: TaskRecord, error: BaseException) -> None:
         payload = serialization.dumps(error)
@@ -414,6 +482,7 @@ class Node:
         if w.actor is not None:
             self.actors.on_lost(w)
         self.actors.process_gone(w.id)
+        self._release_process(w.id)
         task = w.task
         w.task = None
         if task is not None:
@@ -454,15 +523,22 @@ class Node:
             elif op == wire.OP_WAIT:
                 self._request_get(w, rid, args[0], args[1], args[2], payloads=False)
             elif op == wire.OP_PUT:
-                self.objects.complete(args[0], wire.VALUE, args[1])
+                oid, payload, contains = args
+                self.objects.create([oid], "put", holder=w.id)
+                self._hold(w.id, [oid])
+                self.objects.complete(oid, wire.VALUE, payload)
+                if contains:
+                    self.set_contains([oid], contains)
             elif op == wire.OP_ACTOR_CALL:
-                self.actors.submit_call(args[0], args[1])
+                self.actors.submit_call(args[0], args[1], holder=w.id)
             elif op == wire.OP_SUBMIT:
                 spec = TaskSpec.from_wire(args)
                 reason = self.check_feasible(spec.request, spec.placement)
                 if reason:
                     raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
-                self.objects.create([spec.task_id + i.to_bytes(4, "little") for i in range(spec.num_returns)], spec.name)
+                ids = [spec.task_id + i.to_bytes(4, "little") for i in range(spec.num_returns)]
+                self.objects.create(ids, spec.name, holder=w.id)
+                self._hold(w.id, ids)
                 self._accept(spec)
                 self._schedule()
                 w.send([wire.REPLY, rid, True, None])
@@ -668,6 +744,7 @@ class Node:
             raise ValueError(f"placement group {bundles_desc(resources)} can never be placed: {e}") from None
         ready_id = bytes.fromhex(pg_id) + b"\xff\xff\xff\xff"
         self.objects.create([ready_id], f"placement_group {name or pg_id}")
+        self.objects.get(ready_id).permanent = True  # pg.ready() may be asked for any time
         self.placement_groups[pg_id] = {"name": name, "bundles": resources, "strategy": strategy, "ready": ready_id}
         if name:
             self._pg_names[name] = pg_id

@@ -34,12 +34,38 @@ def task_of(object_id: bytes) -> bytes:
 
 
 class ObjectRef:
-    """A reference to a remote value; pass it to ``get()``, to tasks, or ``await`` it."""
+    """A reference to a remote value; pass it to ``get()``, to tasks, or ``await`` it.
 
-    __slots__ = ("id", "__weakref__")
+    Each live ObjectRef counts: once none is left anywhere, the value is freed.
+    """
+
+    __slots__ = ("id", "_counts", "__weakref__")
 
     def __init__(self, id: bytes) -> None:
+        from greenroom.runtime import state
+
         self.id = id
+        rt = state.current()
+        self._counts = rt.refs if rt is not None else None
+        if self._counts is not None:
+            self._counts.added(id)
+
+    @classmethod
+    def _owned(cls, id: bytes, counts: Any) -> ObjectRef:
+        """The creator's ref: the node already counts this process as holding it."""
+        ref = cls.__new__(cls)
+        ref.id = id
+        ref._counts = counts
+        counts.created(id)
+        return ref
+
+    def __del__(self) -> None:
+        counts = self._counts
+        if counts is not None:
+            try:
+                counts.removed(self.id)
+            except Exception:  # interpreter shutdown
+                pass
 
     def hex(self) -> str:
         return self.id.hex()
@@ -60,6 +86,9 @@ class ObjectRef:
         return hash(self.id)
 
     def __reduce__(self) -> Any:
+        from greenroom.runtime.handles import note_pickled_ref
+
+        note_pickled_ref(self.id)
         return (ObjectRef, (self.id,))
 
     def __await__(self) -> Generator[Any, None, Any]:

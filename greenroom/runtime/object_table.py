@@ -18,13 +18,18 @@ Callback = Callable[[bytes, "ObjectEntry"], None]
 
 
 class ObjectEntry:
-    __slots__ = ("kind", "payload", "callbacks", "name")
+    __slots__ = ("kind", "payload", "callbacks", "name", "holders", "pins", "contains", "permanent")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, holder: int | None = None) -> None:
         self.kind: int | None = None  # None while pending
         self.payload: Any = None
         self.callbacks: list[Callback] | None = None
         self.name = name  # the producing task's name, for error messages
+        # Freed once complete with no holders and no pins (see Node.reference_event).
+        self.holders: set[int] = {holder} if holder is not None else set()  # processes with a ref
+        self.pins = 0  # tasks using it as an argument, objects containing its ref
+        self.contains: list | None = None  # refs pickled inside its value: pinned while it lives
+        self.permanent = False
 
     @property
     def ready(self) -> bool:
@@ -36,19 +41,23 @@ class ObjectTable:
         self.entries: dict[bytes, ObjectEntry] = {}
         self.lock = threading.Lock()
 
-    def create(self, ids: Iterable[bytes], name: str) -> None:
+    def create(self, ids: Iterable[bytes], name: str, holder: int | None = None) -> None:
         entries = self.entries
         with self.lock:
             for oid in ids:
-                entries[oid] = ObjectEntry(name)
+                entries[oid] = ObjectEntry(name, holder)
 
-    def ensure(self, ids: Iterable[bytes], name: str) -> None:
+    def ensure(self, ids: Iterable[bytes], name: str, holder: int | None = None) -> None:
         """Create entries that don't exist yet (keeps waiters of existing ones)."""
         entries = self.entries
         with self.lock:
             for oid in ids:
                 if oid not in entries:
-                    entries[oid] = ObjectEntry(name)
+                    entries[oid] = ObjectEntry(name, holder)
+
+    def remove(self, oid: bytes) -> ObjectEntry | None:
+        with self.lock:
+            return self.entries.pop(oid, None)
 
     def get(self, oid: bytes) -> ObjectEntry | None:
         return self.entries.get(oid)

@@ -15,7 +15,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
-from greenroom.runtime.handles import HandleCounts, pinning_handles
+from greenroom.runtime.handles import ACTOR, OBJECT, Counts, collecting
 from greenroom.runtime.object_ref import IdMinter, ObjectRef, object_id
 from greenroom.runtime.task_spec import TaskSpec, encode_args
 
@@ -42,18 +42,20 @@ class Runtime:
     def __init__(self, ids: IdMinter) -> None:
         self.ids = ids
         self.exported: set[bytes] = set()
-        self.handles = HandleCounts(self._handle_event)
+        self.handles = Counts(lambda actor_id, delta: self._reference_event(ACTOR, actor_id, delta))
+        self.refs = Counts(lambda object_id, delta: self._reference_event(OBJECT, object_id, delta))
         # (pg id, -1) to run this process's tasks and actors in its placement group
         # by default (a Tune trial's "capture child tasks"), else None.
         self.default_placement: tuple | None = None
 
-    def _handle_event(self, actor_id: bytes, delta: int) -> None:
-        """Tell the node this process now holds (+1) or dropped (-1) an actor's handles."""
+    def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
+        """Tell the node this process now holds (+1) or dropped (-1) an actor's handles
+        (kind ACTOR; 0: pinned for good) or an object's refs (kind OBJECT)."""
         raise NotImplementedError
 
     def pin_handles(self, actor_ids: list) -> None:
         for actor_id in actor_ids:
-            self._handle_event(actor_id, 0)
+            self._reference_event(ACTOR, actor_id, 0)
 
     # -- implemented by subclasses -------------------------------------------------
     def _submit(self, spec: TaskSpec) -> None:
@@ -68,13 +70,14 @@ class Runtime:
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         raise NotImplementedError
 
-    def _put_payload(self, oid: bytes, payload: bytes) -> None:
+    def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
+        """Store a put() value held by this process; ``contains``: refs pickled inside it."""
         raise NotImplementedError
 
     # -- shared --------------------------------------------------------------------
     def submit_task(self, fn_info: Any, options: Any, args: tuple, kwargs: dict) -> list[ObjectRef]:
         name = fn_info.name
-        args_blob, deps, pins = encode_args(args, kwargs, name)
+        args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
         func_id = fn_info.func_id
         blob = None
@@ -84,7 +87,7 @@ class Runtime:
         spec = TaskSpec(
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
             options.request, options.placement or self.default_placement, options.max_retries,
-            options.retry_exceptions, options.max_calls, pins,
+            options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects,
         )  # fmt: skip
         try:
             self._submit(spec)
@@ -92,14 +95,16 @@ class Runtime:
             if blob is not None:
                 self.exported.discard(func_id)
             raise
-        return [ObjectRef(object_id(task_id, i)) for i in range(options.num_returns)]
+        return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(options.num_returns)]
 
     def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int,
                           args: tuple, kwargs: dict) -> list[ObjectRef]:  # fmt: skip
-        args_blob, deps, pins = encode_args(args, kwargs, name)
+        args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
-        self._submit_actor_call(actor_id, [task_id, method, args_blob, deps, num_returns, name, pins])
-        return [ObjectRef(object_id(task_id, i)) for i in range(num_returns)]
+        self._submit_actor_call(
+            actor_id, [task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects]
+        )
+        return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(num_returns)]
 
     def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
         raise NotImplementedError
@@ -113,14 +118,14 @@ class Runtime:
                 "put() of an ObjectRef is not allowed: pass the ref itself, or wrap it in a list"
             )
         try:
-            with pinning_handles() as pinned:
+            with collecting() as pickled:
                 payload = serialization.dumps(value)
         except Exception as e:
             raise TypeError(f"cannot pickle the value given to put(): {value!r:.200} ({type(e).__name__}: {e})") from e
-        self.pin_handles(pinned)
+        self.pin_handles(pickled.actors)
         oid = object_id(self.ids.task_id(), 0)
-        self._put_payload(oid, payload)
-        return ObjectRef(oid)
+        self._put_payload(oid, payload, pickled.objects)
+        return ObjectRef._owned(oid, self.refs)
 
     def future(self, ref: ObjectRef) -> concurrent.futures.Future:
         fut: concurrent.futures.Future = concurrent.futures.Future()
@@ -171,15 +176,19 @@ class ClientRuntime(Runtime):
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         return set(self._request(wire.OP_WAIT, [ids, num_returns, timeout]))
 
-    def _put_payload(self, oid: bytes, payload: bytes) -> None:
-        self._send([wire.REQUEST, 0, wire.OP_PUT, [oid, payload]])
+    def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
+        self.flush_events_before()
+        self._send([wire.REQUEST, 0, wire.OP_PUT, [oid, payload, contains]])
 
     def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
-        self.flush_handle_events()
+        self.flush_events_before()
         self._send([wire.REQUEST, 0, wire.OP_ACTOR_CALL, [actor_id, call]])
 
-    def flush_handle_events(self) -> None:
-        pass
+    def flush_events_before(self) -> None:
+        """Send reference gains before a message that may release pins on them."""
+
+    def flush_events_after(self) -> None:
+        """Send reference losses after that message (never free what it stores)."""
 
     def future(self, ref: ObjectRef) -> concurrent.futures.Future:
         # One thread talks to the node in a worker, so resolve in place.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenroom.runtime import serialization
-from greenroom.runtime.handles import pinning_handles
+from greenroom.runtime.handles import Pickled, collecting
 from greenroom.runtime.object_ref import ObjectRef
 
 
@@ -25,6 +25,7 @@ class TaskSpec:
     retry_exceptions: Any  # bool or tuple of exception types
     max_calls: int  # 0: unlimited
     pins: list  # ids of actors whose handles travel in the arguments
+    ref_pins: list  # ids of objects whose refs travel nested in the arguments
 
     def to_wire(self) -> list:
         retry = self.retry_exceptions
@@ -33,7 +34,7 @@ class TaskSpec:
         return [
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
-            self.max_retries, retry, self.max_calls, self.pins,
+            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins,
         ]  # fmt: skip
 
     @classmethod
@@ -41,22 +42,22 @@ class TaskSpec:
         from greenroom.scheduler.resources import ResourceSet
 
         (task_id, name, func_id, func_blob, args_blob, deps, num_returns, request, placement,
-         max_retries, retry, max_calls, pins) = msg  # fmt: skip
+         max_retries, retry, max_calls, pins, ref_pins) = msg  # fmt: skip
         if isinstance(retry, bytes):
             retry = serialization.loads(retry)
         return cls(
             task_id, name, func_id, func_blob, args_blob, deps, num_returns,
             ResourceSet.from_units(request), tuple(placement) if placement else None,
-            max_retries, retry, max_calls, pins,
+            max_retries, retry, max_calls, pins, ref_pins,
         )  # fmt: skip
 
 
-def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, list]:
-    """Pickle a call's arguments: (blob, deps, pinned actor ids). Top-level
-    ObjectRefs become dependencies the node resolves before the task runs
-    (refs nested deeper travel as refs)."""
+def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, Pickled]:
+    """Pickle a call's arguments: (blob, deps, the handles and refs pickled in them).
+    Top-level ObjectRefs become dependencies the node resolves before the task
+    runs (refs nested deeper travel as refs)."""
     if not args and not kwargs:
-        return b"", [], []
+        return b"", [], Pickled()
     deps: list = []
     for i, a in enumerate(args):
         if type(a) is ObjectRef:
@@ -68,9 +69,9 @@ def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, list
         args = tuple(None if type(a) is ObjectRef else a for a in args)
         kwargs = {k: (None if type(v) is ObjectRef else v) for k, v in kwargs.items()}
     try:
-        with pinning_handles() as pins:
+        with collecting() as pickled:
             blob = serialization.dumps((args, kwargs))
-        return blob, deps, pins
+        return blob, deps, pickled
     except Exception as e:
         raise TypeError(_unpicklable_argument(args, kwargs, name, e)) from e
 

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import traceback
 from collections import deque
 from typing import Any
@@ -27,7 +28,7 @@ from greenroom import exceptions
 from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import Actor, ActorExit
 from greenroom.runtime.context import TaskContext, set_task_context
-from greenroom.runtime.handles import pinning_handles
+from greenroom.runtime.handles import collecting
 from greenroom.runtime.object_ref import IdMinter
 from greenroom.runtime.runtime_base import ClientRuntime, decode
 
@@ -82,14 +83,17 @@ class WorkerRuntime(ClientRuntime):
     def __init__(self, conn: Connection, worker_id: int) -> None:
         super().__init__(IdMinter(worker_id))
         self.conn = conn
-        self._handle_events: list = []
+        self._gains: list = []  # reference events, sent before the next message
+        self._losses: list = []  # ... and after it (see handles.py)
+        self._events_lock = threading.Lock()
 
     def _request(self, op: str, args: Any) -> Any:
-        self.flush_handle_events()
+        self.flush_events_before()
         try:
             reply = self.conn.request(op, args)
         except (NodeGone, OSError) as e:
             raise exceptions.RaySystemError("the greenroom node went away during a request") from e
+        self.flush_events_after()
         if not reply[2]:
             raise serialization.loads(reply[3])
         return reply[3]
@@ -104,20 +108,28 @@ class WorkerRuntime(ClientRuntime):
         # An async actor: wait without blocking its event loop.
         import asyncio
 
-        self.flush_handle_events()
+        self.flush_events_before()
         reply = await asyncio.wrap_future(request_future(wire.OP_GET, [[ref.id], None]))
         if not reply[2]:
             raise serialization.loads(reply[3])
         kind, payload, name = reply[3][0]
         return decode(kind, payload, name)
 
-    def _handle_event(self, actor_id: bytes, delta: int) -> None:
+    def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         # Sent with the next message, never from inside __del__ (which may run mid-send).
-        self._handle_events.append([actor_id, delta])
+        with self._events_lock:
+            (self._losses if delta < 0 else self._gains).append([kind, key, delta])
 
-    def flush_handle_events(self) -> None:
-        if self._handle_events:
-            events, self._handle_events = self._handle_events, []
+    def flush_events_before(self) -> None:
+        if self._gains:
+            with self._events_lock:
+                events, self._gains = self._gains, []
+            self.conn.send([wire.HANDLES, events])
+
+    def flush_events_after(self) -> None:
+        if self._losses:
+            with self._events_lock:
+                events, self._losses = self._losses, []
             self.conn.send([wire.HANDLES, events])
 
 
@@ -137,25 +149,27 @@ class Executor:
         self.current_task = task_id
         set_task_context(TaskContext(task_id=task_id, assigned=assigned, placement=placement))
         try:
-            kind, payloads = self.load_and_call(
+            kind, payloads, contains = self.load_and_call(
                 task_id, lambda: self._function(func_id, func_blob), args_blob, deps, num_returns, name
             )
         finally:
             self.current_task = None
             set_task_context(None)
-        self.flush_output()
-        self.conn.send([wire.DONE, task_id, kind, payloads])
+        self.send_done(task_id, kind, payloads, contains)
+
+    def send_done(self, task_id: bytes, kind: int, payloads: Any, contains: list) -> None:
+        """Report a call's outcome; reference gains go before it and losses after it."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.runtime.flush_events_before()
+        self.conn.send([wire.DONE, task_id, kind, payloads, contains])
+        self.runtime.flush_events_after()
 
     def _function(self, func_id: bytes, blob: bytes | None) -> Any:
         fn = self.functions.get(func_id)
         if fn is None:
             fn = self.functions[func_id] = serialization.loads(blob)
         return fn
-
-    def flush_output(self) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.runtime.flush_handle_events()
 
     def _load(self, get_fn: Any, args_blob: bytes, deps: list, name: str) -> tuple:
         fn = get_fn()
@@ -170,16 +184,17 @@ class Executor:
                     args[position] = value
         return fn, args, kwargs
 
-    def _load_failed(self, name: str, e: Exception) -> tuple[int, list]:
+    def _load_failed(self, name: str, e: Exception) -> tuple[int, list, list]:
         err = exceptions.RaySystemError(
             f"task {name!r} (pid={self.pid}) could not unpickle its function or arguments "
             f"in the worker: {type(e).__name__}: {e}. Make sure the classes they use are "
             "importable in workers (defined in a module on sys.path, or in __main__)."
         )
-        return wire.SYSTEM_ERROR, [serialization.dumps(err)]
+        return wire.SYSTEM_ERROR, [serialization.dumps(err)], []
 
     def load_and_call(self, task_id, get_fn, args_blob, deps, num_returns, name, construct=False):
-        """Run one call; returns (payload kind, payloads). SystemExit and ActorExit pass through."""
+        """Run one call; returns (payload kind, payloads, ids of refs pickled in them).
+        SystemExit and ActorExit pass through."""
         try:
             fn, args, kwargs = self._load(get_fn, args_blob, deps, name)
         except Exception as e:
@@ -196,7 +211,7 @@ class Executor:
             return self._task_error(name, *sys.exc_info())
         if construct:
             self.last_result = result
-            return wire.VALUE, None
+            return wire.VALUE, None, []
         return self._results(result, num_returns, name)
 
     async def load_and_call_async(self, task_id, get_fn, args_blob, deps, num_returns, name):
@@ -214,7 +229,7 @@ class Executor:
             return self._task_error(name, *sys.exc_info())
         return self._results(result, num_returns, name)
 
-    def _results(self, result: Any, num_returns: int, name: str) -> tuple[int, list]:
+    def _results(self, result: Any, num_returns: int, name: str) -> tuple[int, list, list]:
         if num_returns == 1:
             values = [result]
         else:
@@ -229,26 +244,25 @@ class Executor:
                 )
                 return self._task_error(name, ValueError, err, None)
         try:
-            with pinning_handles() as pinned:
+            with collecting() as pickled:
                 payloads = [serialization.dumps(v) for v in values]
         except Exception as e:
             err = TypeError(
                 f"task {name!r} returned a value that cannot be pickled: {type(e).__name__}: {e}"
             )
             return self._task_error(name, TypeError, err, None)
-        if pinned:
-            self.runtime.pin_handles(pinned)
-        return wire.VALUE, payloads
+        self.runtime.pin_handles(pickled.actors)
+        return wire.VALUE, payloads, pickled.objects
 
-    def _task_error(self, name, etype, error, tb) -> tuple[int, list]:
+    def _task_error(self, name, etype, error, tb) -> tuple[int, list, list]:
         frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
         text = "".join(frames)
         err = exceptions.RayTaskError(name, text, error, self.pid)
         try:
-            return wire.TASK_ERROR, [serialization.dumps(err)]
+            return wire.TASK_ERROR, [serialization.dumps(err)], []
         except Exception:
             err = exceptions.RayTaskError(name, text, None, self.pid, etype.__name__)
-            return wire.TASK_ERROR, [serialization.dumps(err)]
+            return wire.TASK_ERROR, [serialization.dumps(err)], []
 
     def on_sigint(self, signum, frame) -> None:
         # cancel(force=False): the node signals only while our task runs;

@@ -331,8 +331,9 @@ class Node:
     def _on_message(self, w: WorkerProc, msg: list) -> None:
         kind = msg[0]
         if kind == wire.DONE:
-            if w.actor is not None:
+            if msg[5]:  # it printed: forward that before its result arrives
                 w.drain_output()
+            if w.actor is not None:
                 self.actors.on_done(w, msg[1], msg[2], msg[3], msg[4])
             else:
                 self._on_done(w, msg[1], msg[2], msg[3], msg[4])
@@ -348,7 +349,6 @@ class Node:
                 w.kill()
 
     def _on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list, contains: list) -> None:
-        w.drain_output()
         task = w.task
         w.task = None
         if task is None or task.spec.task_id != task_id:

@@ -10,6 +10,10 @@ from typing import Any, Callable, Generic, ParamSpec, TypeVar
 from greenroom.runtime import serialization, state
 from greenroom.runtime.options import TaskOptions, task_options
 
+# This process's pid, kept without a syscall per .remote() (a forked child updates it).
+_process = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -49,9 +53,9 @@ class RemoteFunction(Generic[P, R]):
     def _export(self) -> _Exported:
         # Pickled at first use (as Ray does), so module-level names it uses are defined.
         exported = self._exported
-        if exported is None or self._exported_pid != os.getpid():
+        if exported is None or self._exported_pid != _process[0]:
             exported = self._exported = _Exported(self._function, self._name)
-            self._exported_pid = os.getpid()
+            self._exported_pid = _process[0]
         return exported
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> Any:

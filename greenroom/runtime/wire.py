@@ -10,7 +10,8 @@ node -> worker
     EXIT    [EXIT]
 worker -> node
     HELLO   [HELLO, PROTOCOL_VERSION, worker_id, pid]
-    DONE    [DONE, task_id, kind, payloads]      kind: VALUE or an error kind
+    DONE    [DONE, task_id, kind, payloads, contains, printed]  kind: VALUE or an error kind;
+            contains: ids of refs pickled in the payloads; printed: it wrote to stdout/stderr
     REQUEST [REQUEST, request_id, op, args]
 zygote <-> node (SOCK_SEQPACKET, one message per packet)
     FORK    [FORK, worker_id, env]      -> FORKED [FORKED, worker_id, pid] + fds (sock, out, err)

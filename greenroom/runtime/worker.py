@@ -159,10 +159,15 @@ class Executor:
 
     def send_done(self, task_id: bytes, kind: int, payloads: Any, contains: list) -> None:
         """Report a call's outcome; reference gains go before it and losses after it."""
-        sys.stdout.flush()
-        sys.stderr.flush()
+        printed = False
+        for stream in (sys.stdout, sys.stderr):
+            if getattr(stream, "written", True):  # a stream we don't track: assume output
+                stream.flush()
+                printed = True
+                if hasattr(stream, "written"):
+                    stream.written = False
         self.runtime.flush_events_before()
-        self.conn.send([wire.DONE, task_id, kind, payloads, contains])
+        self.conn.send([wire.DONE, task_id, kind, payloads, contains, printed])
         self.runtime.flush_events_after()
 
     def _function(self, func_id: bytes, blob: bytes | None) -> Any:

@@ -153,6 +153,8 @@ class Zygote:
         os.environ.update(env)
         sys.stdout.reconfigure(line_buffering=True)
         sys.stderr.reconfigure(line_buffering=True)
+        sys.stdout = TrackedStream(sys.stdout)
+        sys.stderr = TrackedStream(sys.stderr)
         from greenroom.runtime import worker
 
         code = worker.main(sock, worker_id)
@@ -171,6 +173,22 @@ class Zygote:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+class TrackedStream:
+    """A worker's stdout/stderr that remembers it was written to, so a result is
+    only held back to forward output when there is some (see WorkerProc.drain_output)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.written = False
+
+    def write(self, text: str) -> int:
+        self.written = True
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ The tree::
           ├── RaySystemError            the runtime itself failed (e.g. unpickling)
           ├── TaskCancelledError        cancel() stopped the task
           ├── ObjectLostError           the object's value is gone
+          ├── ObjectStoreFullError      a large value does not fit the object store
           ├── ResourceDeadlockError     blocked tasks wait on work only they could run
           ├── TaskUnschedulableError    the node can never run it (also a ValueError)
           ├── ActorUnschedulableError   the node can never host it (also a ValueError)
@@ -30,6 +31,7 @@ __all__ = [
     "RaySystemError",
     "TaskCancelledError",
     "ObjectLostError",
+    "ObjectStoreFullError",
     "ResourceDeadlockError",
     "TaskUnschedulableError",
     "ActorUnschedulableError",
@@ -145,6 +147,12 @@ class TaskCancelledError(RayError):
 
 class ObjectLostError(RayError):
     """The object's value is gone (its node shut down, or it was freed)."""
+
+
+class ObjectStoreFullError(RayError, MemoryError):
+    """A large value does not fit in the object store's shared memory. Drop refs to
+    values you no longer need, or start greenroom with more
+    (``init(object_store_memory=...)``)."""
 
 
 class ResourceDeadlockError(RayError):

@@ -123,7 +123,8 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
         **resources,
     }
     gpu_names = config.driver_visible_gpus()
-    node = Node(ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names)
+    store = object_store_memory or int(config.machine_memory() * 0.3)  # Ray's default share
+    node = Node(ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store)
     try:
         node.start()
     except BaseException:

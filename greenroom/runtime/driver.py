@@ -25,6 +25,10 @@ class DriverRuntime(Runtime):
         self.objects = node.objects
         self.namespace = namespace
         self._feasible: dict[Any, None] = {}
+        self.arena = node.arena
+
+    def allocate(self, nbytes: int) -> int:
+        return self.node.allocator.allocate(nbytes)
 
     def _submit(self, spec: TaskSpec) -> None:
         node = self.node

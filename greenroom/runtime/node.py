@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenroom import exceptions
-from greenroom.runtime import serialization, wire
+from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.object_table import ObjectTable
@@ -73,9 +73,12 @@ class Node:
     """Owns the loop thread; see the module docstring."""
 
     def __init__(
-        self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None
-    ) -> None:
+        self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None,
+        store_size: int = 1 << 30,
+    ) -> None:  # fmt: skip
         self.scheduler = Scheduler(total)
+        self.arena = object_store.Arena.create(store_size)
+        self.allocator = object_store.Allocator(store_size)
         # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
         self.gpu_names = gpu_names
         self.objects = ObjectTable()
@@ -120,7 +123,7 @@ class Node:
         try:
             self.pool = WorkerPool(
                 loop, self._on_message, self._on_worker_ready, self._on_worker_lost, self.log_to_driver,
-                on_zygote_lost=self._on_zygote_lost,
+                on_zygote_lost=self._on_zygote_lost, arena=self.arena,
             )
             self.pool.start()
         except BaseException as e:
@@ -135,6 +138,7 @@ class Node:
 
     def stop(self) -> None:
         if self.loop is None or self.closed:
+            self.arena.close()
             return
         self.closed = True
         if self.loop.is_running():
@@ -144,6 +148,7 @@ class Node:
             finally:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self.thread.join(timeout=15)
+        self.arena.close()
 
     async def _stop(self) -> None:
         lost = serialization.dumps(exceptions.ObjectLostError("the greenroom node shut down before this object was ready"))
@@ -453,6 +458,8 @@ class Node:
         if entry is None or entry.kind is None or entry.holders or entry.pins > 0 or entry.permanent:
             return
         self.objects.remove(oid)
+        if isinstance(entry.payload, list):  # its buffers live in shared memory
+            self.allocator.free(entry.payload[1])
         if entry.contains:
             self.pin_objects(entry.contains, -1)
 
@@ -707,6 +714,15 @@ class Node:
 
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         self.actors.kill(actor_id, no_restart)
+
+    def api_allocate(self, nbytes: int) -> int:
+        try:
+            return self.allocator.allocate(nbytes)
+        except object_store.StoreFullError as e:
+            raise exceptions.ObjectStoreFullError(
+                f"{e}. Drop refs to values you no longer need, or start greenroom with a larger "
+                "store: init(object_store_memory=...)"
+            ) from None
 
     def api_preload(self, modules: list[str]) -> None:
         """Have every worker started from now on begin with these greenroom modules imported."""

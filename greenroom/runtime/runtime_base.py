@@ -14,16 +14,24 @@ import concurrent.futures
 from typing import Any
 
 from greenroom import exceptions
-from greenroom.runtime import serialization, wire
+from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.handles import ACTOR, OBJECT, Counts, collecting
 from greenroom.runtime.object_ref import IdMinter, ObjectRef, object_id
 from greenroom.runtime.task_spec import TaskSpec, encode_args
 
 
-def decode(kind: int, payload: bytes, name: str = "") -> Any:
-    """Turn a stored payload back into its value, or raise what it holds."""
+def decode(kind: int, payload: bytes | list, name: str = "", runtime: Any = None) -> Any:
+    """Turn a stored payload back into its value, or raise what it holds.
+
+    A list payload is a value in shared memory (object_store.py): it is mapped
+    without a copy, and ``runtime`` counts the mapping as a reference.
+    """
     try:
-        value = serialization.loads(payload)
+        if isinstance(payload, list):
+            rt = runtime
+            value = object_store.deserialize(payload, rt.arena, rt.refs.added, rt.refs.removed)
+        else:
+            value = serialization.loads(payload)
     except Exception as e:
         raise exceptions.RaySystemError(
             f"could not unpickle the result of task {name!r}: {type(e).__name__}: {e}. "
@@ -44,6 +52,7 @@ class Runtime:
         self.exported: set[bytes] = set()
         self.handles = Counts(lambda actor_id, delta: self._reference_event(ACTOR, actor_id, delta))
         self.refs = Counts(lambda object_id, delta: self._reference_event(OBJECT, object_id, delta))
+        self.arena: object_store.Arena | None = None  # the node's shared memory, once attached
         # (pg id, -1) to run this process's tasks and actors in its placement group
         # by default (a Tune trial's "capture child tasks"), else None.
         self.default_placement: tuple | None = None
@@ -110,20 +119,36 @@ class Runtime:
         raise NotImplementedError
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
-        return [decode(kind, payload, name) for kind, payload, name in self.get_payloads([r.id for r in refs], timeout)]
+        return [decode(kind, payload, name, self) for kind, payload, name in self.get_payloads([r.id for r in refs], timeout)]
+
+    def allocate(self, nbytes: int) -> int:
+        """A block of the node's shared memory for a large value; its offset."""
+        raise NotImplementedError
+
+    def store_payload(self, value: Any, object_id: bytes) -> bytes | list:
+        """How a value to store (put or result) travels: see object_store.serialize."""
+        try:
+            return object_store.serialize(value, self.allocate, self.arena, object_id)
+        except object_store.StoreFullError as e:
+            raise exceptions.ObjectStoreFullError(
+                f"{e}. Drop refs to values you no longer need, or start greenroom with a larger "
+                "store: init(object_store_memory=...)"
+            ) from None
 
     def put(self, value: Any) -> ObjectRef:
         if isinstance(value, ObjectRef):
             raise TypeError(
                 "put() of an ObjectRef is not allowed: pass the ref itself, or wrap it in a list"
             )
+        oid = object_id(self.ids.task_id(), 0)
         try:
             with collecting() as pickled:
-                payload = serialization.dumps(value)
+                payload = self.store_payload(value, oid)
+        except exceptions.ObjectStoreFullError:
+            raise
         except Exception as e:
             raise TypeError(f"cannot pickle the value given to put(): {value!r:.200} ({type(e).__name__}: {e})") from e
         self.pin_handles(pickled.actors)
-        oid = object_id(self.ids.task_id(), 0)
         self._put_payload(oid, payload, pickled.objects)
         return ObjectRef._owned(oid, self.refs)
 
@@ -175,6 +200,9 @@ class ClientRuntime(Runtime):
 
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         return set(self._request(wire.OP_WAIT, [ids, num_returns, timeout]))
+
+    def allocate(self, nbytes: int) -> int:
+        return self.call("allocate", nbytes)
 
     def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
         self.flush_events_before()

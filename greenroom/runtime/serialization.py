@@ -37,3 +37,12 @@ def unpack(data: bytes) -> Any:
 def stream_unpacker() -> msgpack.Unpacker:
     """A streaming decoder: ``feed(bytes)`` then iterate to get whole messages."""
     return msgpack.Unpacker(raw=False, use_list=True, max_buffer_size=2**31 - 1)
+
+
+def dumps_oob(value: Any, buffer_callback: Any) -> bytes:
+    """Pickle with protocol-5 buffers (numpy arrays...) handed to ``buffer_callback``."""
+    return cloudpickle.dumps(value, protocol=PROTOCOL, buffer_callback=buffer_callback)
+
+
+def loads_oob(header: bytes, buffers: list) -> Any:
+    return pickle.loads(header, buffers=buffers)

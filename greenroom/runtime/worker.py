@@ -113,7 +113,7 @@ class WorkerRuntime(ClientRuntime):
         if not reply[2]:
             raise serialization.loads(reply[3])
         kind, payload, name = reply[3][0]
-        return decode(kind, payload, name)
+        return decode(kind, payload, name, self)
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         # Sent with the next message, never from inside __del__ (which may run mid-send).
@@ -181,8 +181,8 @@ class Executor:
         args, kwargs = serialization.loads(args_blob) if args_blob else ((), {})
         if deps:
             args = list(args)
-            for position, _kind, payload in deps:
-                value = serialization.loads(payload)
+            for position, kind, payload in deps:
+                value = decode(kind, payload, name, self.runtime)
                 if isinstance(position, str):
                     kwargs[position] = value
                 else:
@@ -250,7 +250,11 @@ class Executor:
                 return self._task_error(name, ValueError, err, None)
         try:
             with collecting() as pickled:
-                payloads = [serialization.dumps(v) for v in values]
+                payloads = [
+                    self.runtime.store_payload(v, self.current_object_id(i)) for i, v in enumerate(values)
+                ]
+        except exceptions.ObjectStoreFullError as e:
+            return self._task_error(name, type(e), e, None)
         except Exception as e:
             err = TypeError(
                 f"task {name!r} returned a value that cannot be pickled: {type(e).__name__}: {e}"
@@ -258,6 +262,12 @@ class Executor:
             return self._task_error(name, TypeError, err, None)
         self.runtime.pin_handles(pickled.actors)
         return wire.VALUE, payloads, pickled.objects
+
+    def current_object_id(self, index: int) -> bytes:
+        from greenroom.runtime.context import task_context
+
+        ctx = task_context()
+        return (ctx.task_id if ctx is not None else b"\0" * 12) + index.to_bytes(4, "little")
 
     def _task_error(self, name, etype, error, tb) -> tuple[int, list, list]:
         frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
@@ -276,12 +286,13 @@ class Executor:
             raise KeyboardInterrupt
 
 
-def main(sock: socket.socket, worker_id: int) -> int:
+def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:
     """The worker's life: handshake, then run tasks until EXIT or EOF."""
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send([wire.HELLO, wire.PROTOCOL_VERSION, worker_id, os.getpid()])
     runtime = WorkerRuntime(conn, worker_id)
+    runtime.arena = arena
     state.set_runtime(runtime)
     executor = Executor(conn, runtime)
     signal.signal(signal.SIGINT, executor.on_sigint)

@@ -127,7 +127,9 @@ class WorkerPool:
         on_lost: Callable[[WorkerProc], None],
         log_to_driver: bool,
         on_zygote_lost: Callable[[str], None] = lambda reason: None,
+        arena: Any = None,
     ) -> None:
+        self.arena = arena
         self.on_zygote_lost = on_zygote_lost
         self.broken: str | None = None
         self.loop = loop
@@ -147,9 +149,10 @@ class WorkerPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        store = [self.arena.fd, self.arena.size] if self.arena is not None else None
         self.zygote = subprocess.Popen(
             [sys.executable, "-m", "greenroom.runtime.zygote", str(os.getpid()), str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
+            pass_fds=[theirs.fileno()] + ([self.arena.fd] if self.arena is not None else []),
             stdin=subprocess.DEVNULL,
             env=env,
         )
@@ -159,7 +162,7 @@ class WorkerPool:
         path = list(sys.path)
         if os.getcwd() not in path and "" not in path:
             path.append(os.getcwd())
-        ours.send(serialization.pack([wire.SETUP, path]))
+        ours.send(serialization.pack([wire.SETUP, path, store]))
         ours.setblocking(False)
         self.loop.add_reader(ours.fileno(), self._on_zygote)
 

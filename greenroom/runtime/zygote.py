@@ -25,6 +25,7 @@ import selectors
 import signal
 import socket
 import sys
+from typing import Any
 
 from greenroom.runtime import serialization, wire
 
@@ -49,8 +50,9 @@ def _exit_code(status: int) -> int:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, arena: Any = None) -> None:
         self.control = control
+        self.arena = arena  # the node's shared memory, inherited by every worker
         self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -157,7 +159,7 @@ class Zygote:
         sys.stderr = TrackedStream(sys.stderr)
         from greenroom.runtime import worker
 
-        code = worker.main(sock, worker_id)
+        code = worker.main(sock, worker_id, self.arena)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -204,8 +206,10 @@ def main() -> None:
     # Import what every worker needs now, once, so each fork starts warm.
     import greenroom  # noqa: F401
     import greenroom.runtime.worker  # noqa: F401
+    from greenroom.runtime.object_store import Arena
 
-    Zygote(control).serve()
+    arena = Arena(*setup[2]) if setup[2] else None
+    Zygote(control, arena).serve()
 
 
 if __name__ == "__main__":

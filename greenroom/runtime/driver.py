@@ -28,7 +28,12 @@ class DriverRuntime(Runtime):
         self.arena = node.arena
 
     def allocate(self, nbytes: int) -> int:
-        return self.node.allocator.allocate(nbytes)
+        allocator = self.node.allocator
+        if not allocator.fits_warm(nbytes):
+            # Frees this thread already sent may not be applied yet; reusing a warm block
+            # writes several times faster than faulting in fresh shared memory.
+            self.node.call("sync")
+        return allocator.allocate(nbytes)
 
     def _submit(self, spec: TaskSpec) -> None:
         node = self.node

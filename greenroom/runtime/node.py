@@ -715,6 +715,9 @@ class Node:
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         self.actors.kill(actor_id, no_restart)
 
+    def api_sync(self) -> None:
+        """Nothing: returning means everything posted before it was applied."""
+
     def api_allocate(self, nbytes: int) -> int:
         try:
             return self.allocator.allocate(nbytes)

@@ -45,6 +45,7 @@ class Allocator:
         self._lengths: dict[int, int] = {0: size}
         self._used: dict[int, int] = {}
         self._lock = threading.Lock()
+        self.high_water = 0  # the end of the highest block ever handed out: pages below are warm
 
     @property
     def free_bytes(self) -> int:
@@ -63,11 +64,18 @@ class Allocator:
                         bisect.insort(self._starts, start + need)
                         self._lengths[start + need] = length - need
                     self._used[start] = need
+                    self.high_water = max(self.high_water, start + need)
                     return start
         raise StoreFullError(
             f"no room for {nbytes:,} bytes in the object store ({self.free_bytes:,} of {self.size:,} bytes "
             "free, perhaps not in one piece)"
         )
+
+    def fits_warm(self, nbytes: int) -> bool:
+        """Would a block of ``nbytes`` fit in pages used before (no fresh page faults)?"""
+        need = _round_up(max(nbytes, 1))
+        with self._lock:
+            return any(start + need <= self.high_water and length >= need for start, length in self._lengths.items())
 
     def free(self, offset: int) -> None:
         with self._lock:

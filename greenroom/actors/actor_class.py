@@ -105,6 +105,7 @@ class ActorClass:
             except Exception as e:
                 raise TypeError(f"cannot pickle actor class {self._name}: {type(e).__name__}: {e}") from e
             self._blob_pid = os.getpid()
+        args, kwargs = rt.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, f"{self._name}.__init__")
         actor_id = rt.ids.task_id() + b"\xac\xac\xac\xac"
         spec = ActorSpec.make_wire(

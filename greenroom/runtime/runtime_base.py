@@ -44,6 +44,15 @@ def decode(kind: int, payload: bytes | list, name: str = "", runtime: Any = None
     raise value
 
 
+def _is_large(value: Any) -> bool:
+    if type(value) is ObjectRef:
+        return False
+    size = getattr(value, "nbytes", None)
+    if size is None and isinstance(value, (bytes, bytearray)):
+        size = len(value)
+    return isinstance(size, int) and size >= object_store.INLINE_LIMIT
+
+
 class Runtime:
     """Shared by driver and client runtimes: building specs and refs."""
 
@@ -84,8 +93,20 @@ class Runtime:
         raise NotImplementedError
 
     # -- shared --------------------------------------------------------------------
+    def promote_large(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Put large top-level arguments (arrays, bytes) in the object store first, as Ray
+        does, so they reach the worker through shared memory instead of the socket."""
+        if self.arena is None:
+            return args, kwargs
+        if any(_is_large(a) for a in args):
+            args = tuple(self.put(a) if _is_large(a) else a for a in args)
+        if kwargs and any(_is_large(v) for v in kwargs.values()):
+            kwargs = {k: self.put(v) if _is_large(v) else v for k, v in kwargs.items()}
+        return args, kwargs
+
     def submit_task(self, fn_info: Any, options: Any, args: tuple, kwargs: dict) -> list[ObjectRef]:
         name = fn_info.name
+        args, kwargs = self.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
         func_id = fn_info.func_id
@@ -108,6 +129,7 @@ class Runtime:
 
     def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int,
                           args: tuple, kwargs: dict) -> list[ObjectRef]:  # fmt: skip
+        args, kwargs = self.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
         self._submit_actor_call(

@@ -116,3 +116,15 @@ def test_nothing_in_dev_shm():
     finally:
         ray.shutdown()
     assert set(glob.glob("/dev/shm/*")) == before
+
+
+def test_large_argument_goes_through_shared_memory(store):
+    """A large array passed by value (not put) reaches the task as a read-only shared view."""
+
+    @ray.remote
+    def inspect(x, y=None):
+        return float(x.sum()), x.flags.writeable, y.nbytes if y is not None else 0
+
+    arr = np.ones(2_000_000)
+    assert ray.get(inspect.remote(arr, y=np.zeros(1_000_000))) == (2_000_000.0, False, 8_000_000)
+    assert store_free() == store.size  # the promoted copies are freed once the task is done

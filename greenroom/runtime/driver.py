@@ -12,7 +12,8 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import wire
-from greenroom.runtime.node import DRIVER, Node
+from greenroom.runtime.node import Node
+from greenroom.runtime.node_objects import DRIVER
 from greenroom.runtime.object_ref import IdMinter
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec

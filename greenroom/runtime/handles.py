@@ -59,13 +59,14 @@ def note_pickled_ref(object_id: bytes) -> None:
 class Counts:
     """Per-process live counts; reports transitions through ``report(id, delta)``.
 
-    Thread-safe: refs die in whatever thread the garbage collector runs.
+    Thread-safe, and re-entrant: refs die in whatever thread the garbage collector
+    runs, also in the middle of an update here.
     """
 
     def __init__(self, report) -> None:
         self.counts: dict[bytes, int] = {}
         self.report = report
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def created(self, key: bytes) -> None:
         """A new id the node already counts this process as holding: no report."""

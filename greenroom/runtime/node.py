@@ -29,17 +29,17 @@ from typing import Any
 from greenroom import exceptions
 from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
-from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.node_gets import BlockingGets, PendingGet
+from greenroom.runtime.node_objects import ObjectLifetimes
+from greenroom.runtime.node_placement import PlacementGroups
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
-from greenroom.scheduler.deadlock import BlockedTask, find_deadlock
 from greenroom.scheduler.errors import Unschedulable
 from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 CRASH_EXIT_WAIT_S = 2.0
-DRIVER = 0  # the process id of the driver in reference counts; workers use their worker id
 
 
 @dataclass(slots=True, eq=False)
@@ -54,22 +54,7 @@ class TaskRecord:
     assigned: list = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class PendingGet:
-    """A worker's get()/wait() that is waiting for objects."""
-
-    worker: WorkerProc
-    rid: int
-    ids: list
-    payloads: bool  # get() returns payloads; wait() returns ready ids
-    timeout: float | None
-    remaining: int = 0
-    timer: Any = None
-    done: bool = False
-    task_id: bytes | None = None
-
-
-class Node:
+class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
     """Owns the loop thread; see the module docstring."""
 
     def __init__(
@@ -283,22 +268,34 @@ class Node:
             if pg is not None:
                 self.objects.complete(pg["ready"], wire.VALUE, serialization.dumps(True))
         for grant in decisions.grants:
-            task = self.tasks.get(grant.key)
-            if task is None and self.actors.granted(grant.key, grant.allocation):
-                continue
-            if task is None or task.cancelled:
-                self.scheduler.release(grant.key)
-                continue
-            task.granted = True
-            alloc = grant.allocation
-            task.assigned = self._assigned(alloc)
-            worker = self.pool.acquire(",".join(map(str, task.assigned[1])))
-            worker.task = task
-            task.worker = worker
-            if worker.transport is not None:
-                self._send_exec(worker, task)
+            try:
+                self._start_granted(grant)
+            except Exception as e:  # one grant that can't start must not strand the others
+                task = self.tasks.get(grant.key)
+                if task is not None and task.worker is None:
+                    self.scheduler.release(grant.key)
+                    task.granted = False
+                    self._fail(task, exceptions.RaySystemError(
+                        f"task {task.spec.name!r} could not be started: {type(e).__name__}: {e}"
+                    ))  # fmt: skip
         if self._blocked or self._actor_gets:
             self._check_deadlock()
+
+    def _start_granted(self, grant: Any) -> None:
+        task = self.tasks.get(grant.key)
+        if task is None and self.actors.granted(grant.key, grant.allocation):
+            return
+        if task is None or task.cancelled:
+            self.scheduler.release(grant.key)
+            return
+        alloc = grant.allocation
+        task.assigned = self._assigned(alloc)
+        worker = self.pool.acquire(",".join(map(str, task.assigned[1])))
+        task.granted = True
+        worker.task = task
+        task.worker = worker
+        if worker.transport is not None:
+            self._send_exec(worker, task)
 
     def _assigned(self, alloc: Any) -> list:
         cached = self._assigned_cache.get(alloc)
@@ -401,77 +398,6 @@ class Node:
         self.pin_objects([oid for _pos, oid in spec.deps], -1)
         self.pin_objects(spec.ref_pins, -1)
 
-    def _complete_returns(self, task_id: bytes, num_returns: int, kind: int, payloads: list,
-                          contains: list | None = None) -> None:  # fmt: skip
-        complete = self.objects.complete
-        ids = [task_id + i.to_bytes(4, "little") for i in range(num_returns)]
-        for oid, payload in zip(ids, payloads):
-            complete(oid, kind, payload)
-        if contains:
-            self.set_contains(ids, contains)
-        for oid in ids:  # nobody may hold a ref any more (a task whose result was dropped)
-            self._maybe_free(oid)
-
-    # -- reference counting --------------------------------------------------------------
-    def reference_event(self, process: int, kind: str, key: bytes, delta: int) -> None:
-        """A process gained (+1) or lost (-1) its last ref/handle to an object/actor."""
-        if kind == ACTOR:
-            self.actors.handle_event(process, key, delta)
-            return
-        entry = self.objects.entries.get(key)
-        if entry is None:
-            return
-        if delta > 0:
-            entry.holders.add(process)
-            if process != DRIVER:
-                self._held_by.setdefault(process, set()).add(key)
-        elif delta < 0:
-            entry.holders.discard(process)
-            held = self._held_by.get(process)
-            if held is not None:
-                held.discard(key)
-            self._maybe_free(key)
-
-    def pin_objects(self, ids: list, delta: int) -> None:
-        entries = self.objects.entries
-        for oid in ids:
-            entry = entries.get(oid)
-            if entry is not None:
-                entry.pins += delta
-                if delta < 0:
-                    self._maybe_free(oid)
-
-    def set_contains(self, ids: list, contains: list) -> None:
-        """Objects whose values hold refs to ``contains``: those live while they do."""
-        for oid in ids:
-            entry = self.objects.entries.get(oid)
-            if entry is not None:
-                entry.contains = (entry.contains or []) + list(contains)
-                self.pin_objects(list(contains), +1)
-
-    def _hold(self, process: int, ids: list) -> None:
-        if process != DRIVER:
-            self._held_by.setdefault(process, set()).update(ids)
-
-    def _maybe_free(self, oid: bytes) -> None:
-        entry = self.objects.entries.get(oid)
-        if entry is None or entry.kind is None or entry.holders or entry.pins > 0 or entry.permanent:
-            return
-        self.objects.remove(oid)
-        if isinstance(entry.payload, list):  # its buffers live in shared memory
-            self.allocator.free(entry.payload[1])
-        if entry.contains:
-            self.pin_objects(entry.contains, -1)
-
-    def _release_process(self, process: int) -> None:
-        """A worker process ended: it holds no refs any more."""
-        entries = self.objects.entries
-        for oid in self._held_by.pop(process, ()):
-            entry = entries.get(oid)
-            if entry is not None:
-                entry.holders.discard(process)
-                self._maybe_free(oid)
-
     def _fail(self, task: TaskRecord, error: BaseException) -> None:
         payload = serialization.dumps(error)
         self._finish(task, wire.SYSTEM_ERROR, [payload] * task.spec.num_returns)
@@ -558,133 +484,6 @@ class Node:
         except Exception as e:
             w.send([wire.REPLY, rid, False, serialization.dumps(e)])
 
-    def _request_get(self, w: WorkerProc, rid: int, ids: list, num: int, timeout: float | None, payloads: bool) -> None:
-        entries = self.objects.entries
-        for oid in ids:
-            if oid not in entries:
-                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
-        pending = PendingGet(w, rid, ids, payloads, timeout)
-        ready = sum(1 for oid in ids if entries[oid].kind is not None)
-        pending.remaining = num - ready
-        if pending.remaining <= 0 or timeout == 0:
-            self._reply_get(pending)
-            return
-
-        def arrived(_oid: bytes, _entry: Any) -> None:
-            if threading.current_thread() is not self.thread:
-                self.loop.call_soon_threadsafe(arrived, _oid, _entry)
-                return
-            pending.remaining -= 1
-            if pending.remaining <= 0:
-                self._reply_get(pending)
-
-        for oid in ids:
-            self.objects.on_ready(oid, arrived)
-        if pending.done:
-            return
-        if timeout is not None:
-            pending.timer = self.loop.call_later(timeout, self._reply_get, pending, True)
-        task = w.task
-        if task is not None:
-            # Blocked in get(): lend the task's CPU back so the work it waits on can run.
-            pending.task_id = task.spec.task_id
-            self._blocked[task.spec.task_id] = pending
-            self.scheduler.block(task.spec.task_id)
-            self._schedule()
-        elif w.actor is not None:  # an actor keeps its resources; only watch for deadlock
-            pending.task_id = w.actor.spec.actor_id
-            self._actor_gets = [p for p in self._actor_gets if not p.done] + [pending]
-            self._schedule()
-
-    def _drop_pending_get(self, task_id: bytes) -> None:
-        """The task ended while in get() (cancelled, crashed): forget its get."""
-        p = self._blocked.pop(task_id, None)
-        if p is not None:
-            p.done = True
-            if p.timer is not None:
-                p.timer.cancel()
-
-    def _reply_get(self, p: PendingGet, timed_out: bool = False, error: BaseException | None = None) -> None:
-        if p.done:
-            return
-        p.done = True
-        if p.timer is not None:
-            p.timer.cancel()
-        if p.task_id is not None and self._blocked.get(p.task_id) is p:
-            del self._blocked[p.task_id]
-            self.scheduler.unblock(p.task_id)
-        entries = self.objects.entries
-        if error is None and timed_out and p.payloads:
-            missing = sum(1 for o in p.ids if entries[o].kind is None)
-            error = exceptions.GetTimeoutError(
-                f"get() timed out after {p.timeout} s: {missing} of {len(p.ids)} objects not ready"
-            )
-        if error is not None:
-            p.worker.send([wire.REPLY, p.rid, False, serialization.dumps(error)])
-        elif p.payloads:
-            p.worker.send([wire.REPLY, p.rid, True, [[entries[o].kind, entries[o].payload, entries[o].name] for o in p.ids]])
-        else:
-            p.worker.send([wire.REPLY, p.rid, True, [o for o in p.ids if entries[o].kind is not None]])
-
-    def _check_deadlock(self) -> None:
-        """Fail gets that wait on work only blocked holders' resources could run (Ray hangs).
-
-        Holders are tasks blocked in get() (their CPU is lent back, the rest kept)
-        and actors with a get() pending (an actor keeps everything for life).
-        """
-        blocked: dict[bytes, BlockedTask] = {}
-        queued: dict[bytes, ResourceSet] = {}
-        pending_by_holder: dict[bytes, list[PendingGet]] = {}
-        capacity = self.scheduler.total
-        for p in self._gets_in_holders():
-            pending_by_holder.setdefault(p.task_id, []).append(p)
-        for key, gets in pending_by_holder.items():
-            held = self.scheduler.held(key)
-            if held is None:
-                continue
-            actor = gets[0].worker.actor is not None
-            kept = held.resources if actor else ResourceSet.from_units(
-                {k: v for k, v in held.resources.amounts if k != "CPU"}
-            )  # fmt: skip
-            waits = frozenset(
-                o[:12] for p in gets for o in p.ids
-                if self.objects.entries[o].kind is None and o[:12] in self.tasks
-            )  # fmt: skip
-            blocked[key] = BlockedTask(held=kept, waits_on=waits)
-            capacity = capacity - kept
-            for dep in waits:
-                t = self.tasks[dep]
-                if not t.granted and dep not in self._blocked:
-                    queued[dep] = t.spec.request
-        if not queued:
-            return
-        stuck = find_deadlock(blocked, queued, capacity)
-        if not stuck:
-            return
-        holders = ", ".join(f"{self._holder_name(k)} (holding {blocked[k].held.describe()})" for k in stuck)
-        for key in stuck:
-            waits = [self.tasks[d] for d in sorted(blocked[key].waits_on) if d in queued]
-            wanted = "; ".join(f"{t.spec.name!r} needs {t.spec.request.describe()}" for t in waits)
-            error = exceptions.ResourceDeadlockError(
-                f"{self._holder_name(key)} is blocked in get() waiting on work that can never run: "
-                f"{wanted or 'its dependencies'}; the resources it needs are held by work blocked in "
-                f"get(): {holders}. Ray would hang here. Reserve resources for the inner work in a "
-                "placement group (in Tune: resources_per_trial=tune.PlacementGroupFactory([{...trial...}, "
-                "{...inner work...}])), or request fewer resources for the outer task or actor."
-            )
-            for p in pending_by_holder[key]:
-                self._reply_get(p, error=error)
-
-    def _gets_in_holders(self) -> list[PendingGet]:
-        return [*self._blocked.values(), *(p for p in self._actor_gets if not p.done)]
-
-    def _holder_name(self, key: bytes) -> str:
-        task = self.tasks.get(key)
-        if task is not None:
-            return f"task {task.spec.name!r}"
-        rec = self.actors.actors.get(key)
-        return rec.describe() if rec is not None else key.hex()
-
     # -- cancel ------------------------------------------------------------------------
     def api_cancel(self, oid: bytes, force: bool) -> None:
         task = self.tasks.get(oid[:12])
@@ -740,76 +539,3 @@ class Node:
 
     def api_available_resources(self) -> dict:
         return {k: v for k, v in self.scheduler.available.to_dict().items() if v > 0}
-
-    # -- placement groups --------------------------------------------------------------
-    def placement_info(self, placement: tuple | None) -> list | None:
-        """What a task learns of the group it runs in (for get_current_placement_group)."""
-        if placement is None:
-            return None
-        pg = self.placement_groups.get(placement[0])
-        if pg is None:
-            return None
-        return [placement[0], [b.to_dict() for b in pg["bundles"]], pg["strategy"], pg["ready"]]
-
-    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str) -> list:
-        if name and name in self._pg_names:
-            raise ValueError(f"a placement group named {name!r} already exists; pick another name")
-        self._pg_counter += 1
-        pg_id = (b"pg" + self._pg_counter.to_bytes(14, "little")).hex()
-        resources = [ResourceSet.from_units(b) for b in bundles]
-        try:
-            self.scheduler.create_placement_group(pg_id, resources, strategy)
-        except Unschedulable as e:
-            raise ValueError(f"placement group {bundles_desc(resources)} can never be placed: {e}") from None
-        ready_id = bytes.fromhex(pg_id) + b"\xff\xff\xff\xff"
-        self.objects.create([ready_id], f"placement_group {name or pg_id}")
-        self.objects.get(ready_id).permanent = True  # pg.ready() may be asked for any time
-        self.placement_groups[pg_id] = {"name": name, "bundles": resources, "strategy": strategy, "ready": ready_id}
-        if name:
-            self._pg_names[name] = pg_id
-        self._schedule()
-        return [pg_id, ready_id]
-
-    def api_remove_placement_group(self, pg_id: str) -> None:
-        pg = self.placement_groups.get(pg_id)
-        if pg is None or pg.get("removed"):
-            return
-        pg["removed"] = True
-        self._pg_names.pop(pg["name"], None)
-        for key in self.scheduler.remove_placement_group(pg_id):
-            task = self.tasks.get(key)
-            if task is not None:
-                self._fail(task, exceptions.TaskUnschedulableError(
-                    f"task {task.spec.name!r} was queued in placement group {pg_id}, which was removed"
-                ))  # fmt: skip
-        entry = self.objects.get(pg["ready"])
-        if entry is not None and entry.kind is None:
-            self.objects.complete(pg["ready"], wire.SYSTEM_ERROR, serialization.dumps(
-                exceptions.RayError(f"placement group {pg_id} was removed before it was ready")
-            ))  # fmt: skip
-        self._schedule()
-
-    def api_get_placement_group(self, name: str) -> list:
-        pg_id = self._pg_names.get(name)
-        if pg_id is None:
-            raise ValueError(f"no placement group named {name!r}; known names: {sorted(self._pg_names)}")
-        pg = self.placement_groups[pg_id]
-        return [pg_id, [b.to_dict() for b in pg["bundles"]], pg["strategy"], pg["ready"]]
-
-    def api_placement_group_table(self) -> dict:
-        table = {}
-        for pg_id, pg in self.placement_groups.items():
-            state = "REMOVED" if pg.get("removed") else self.scheduler.placement_group_state(pg_id)
-            table[pg_id] = {
-                "placement_group_id": pg_id,
-                "name": pg["name"],
-                "strategy": pg["strategy"],
-                "state": state,
-                "bundles": {i: b.to_dict() for i, b in enumerate(pg["bundles"])},
-                "stats": {},
-            }
-        return table
-
-
-def bundles_desc(bundles: list[ResourceSet]) -> str:
-    return "[" + ", ".join(b.describe() for b in bundles) + "]"

@@ -180,12 +180,25 @@ class WorkerPool:
         self._next_id += 1
         w = WorkerProc(self, self._next_id, cuda)
         self.workers[w.id] = w
-        self.control.send(serialization.pack([wire.FORK, w.id, {"CUDA_VISIBLE_DEVICES": cuda}]))
+        self._to_zygote([wire.FORK, w.id, {"CUDA_VISIBLE_DEVICES": cuda}])
         return w
 
     def preload(self, modules: list[str]) -> None:
         if self.control is not None and not self.broken:
-            self.control.send(serialization.pack([wire.PRELOAD, modules]))
+            self._to_zygote([wire.PRELOAD, modules])
+
+    def _to_zygote(self, msg: list) -> None:
+        # The control socket is non-blocking (the loop reads it); a full buffer means
+        # the zygote is busy forking: wait for it rather than drop the request.
+        data = serialization.pack(msg)
+        try:
+            self.control.send(data)
+        except BlockingIOError:
+            self.control.setblocking(True)
+            try:
+                self.control.send(data)
+            finally:
+                self.control.setblocking(False)
 
     def release(self, w: WorkerProc) -> None:
         if w.alive and not w.exiting:

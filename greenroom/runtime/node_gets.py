@@ -1,0 +1,166 @@
+"""Part of the Node: get() and wait() from workers, and the deadlock watch.
+
+A task blocked in get() lends its CPU back (so the work it waits on can run);
+an actor keeps its resources for life. When blocked holders wait on work that
+only their own resources could ever run, the waiting gets fail with
+ResourceDeadlockError instead of hanging (Ray hangs). State lives on the Node;
+this mixin only groups the methods. Loop thread only.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from greenroom import exceptions
+from greenroom.runtime import serialization, wire
+from greenroom.runtime.worker_pool import WorkerProc
+from greenroom.scheduler.deadlock import BlockedTask, find_deadlock
+from greenroom.scheduler.resources import ResourceSet
+
+
+@dataclass(slots=True, eq=False)
+class PendingGet:
+    """A worker's get()/wait() that is waiting for objects."""
+
+    worker: WorkerProc
+    rid: int
+    ids: list
+    payloads: bool  # get() returns payloads; wait() returns ready ids
+    timeout: float | None
+    remaining: int = 0
+    timer: Any = None
+    done: bool = False
+    task_id: bytes | None = None
+
+
+
+class BlockingGets:
+    def _request_get(self, w: WorkerProc, rid: int, ids: list, num: int, timeout: float | None, payloads: bool) -> None:
+        entries = self.objects.entries
+        for oid in ids:
+            if oid not in entries:
+                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+        pending = PendingGet(w, rid, ids, payloads, timeout)
+        ready = sum(1 for oid in ids if entries[oid].kind is not None)
+        pending.remaining = num - ready
+        if pending.remaining <= 0 or timeout == 0:
+            self._reply_get(pending)
+            return
+
+        def arrived(_oid: bytes, _entry: Any) -> None:
+            if threading.current_thread() is not self.thread:
+                self.loop.call_soon_threadsafe(arrived, _oid, _entry)
+                return
+            pending.remaining -= 1
+            if pending.remaining <= 0:
+                self._reply_get(pending)
+
+        for oid in ids:
+            self.objects.on_ready(oid, arrived)
+        if pending.done:
+            return
+        if timeout is not None:
+            pending.timer = self.loop.call_later(timeout, self._reply_get, pending, True)
+        task = w.task
+        if task is not None:
+            # Blocked in get(): lend the task's CPU back so the work it waits on can run.
+            pending.task_id = task.spec.task_id
+            self._blocked[task.spec.task_id] = pending
+            self.scheduler.block(task.spec.task_id)
+            self._schedule()
+        elif w.actor is not None:  # an actor keeps its resources; only watch for deadlock
+            pending.task_id = w.actor.spec.actor_id
+            self._actor_gets = [p for p in self._actor_gets if not p.done] + [pending]
+            self._schedule()
+
+    def _drop_pending_get(self, task_id: bytes) -> None:
+        """The task ended while in get() (cancelled, crashed): forget its get."""
+        p = self._blocked.pop(task_id, None)
+        if p is not None:
+            p.done = True
+            if p.timer is not None:
+                p.timer.cancel()
+
+    def _reply_get(self, p: PendingGet, timed_out: bool = False, error: BaseException | None = None) -> None:
+        if p.done:
+            return
+        p.done = True
+        if p.timer is not None:
+            p.timer.cancel()
+        if p.task_id is not None and self._blocked.get(p.task_id) is p:
+            del self._blocked[p.task_id]
+            self.scheduler.unblock(p.task_id)
+        entries = self.objects.entries
+        if error is None and timed_out and p.payloads:
+            missing = sum(1 for o in p.ids if entries[o].kind is None)
+            error = exceptions.GetTimeoutError(
+                f"get() timed out after {p.timeout} s: {missing} of {len(p.ids)} objects not ready"
+            )
+        if error is not None:
+            p.worker.send([wire.REPLY, p.rid, False, serialization.dumps(error)])
+        elif p.payloads:
+            p.worker.send([wire.REPLY, p.rid, True, [[entries[o].kind, entries[o].payload, entries[o].name] for o in p.ids]])
+        else:
+            p.worker.send([wire.REPLY, p.rid, True, [o for o in p.ids if entries[o].kind is not None]])
+
+    def _check_deadlock(self) -> None:
+        """Fail gets that wait on work only blocked holders' resources could run (Ray hangs).
+
+        Holders are tasks blocked in get() (their CPU is lent back, the rest kept)
+        and actors with a get() pending (an actor keeps everything for life).
+        """
+        blocked: dict[bytes, BlockedTask] = {}
+        queued: dict[bytes, ResourceSet] = {}
+        pending_by_holder: dict[bytes, list[PendingGet]] = {}
+        capacity = self.scheduler.total
+        for p in self._gets_in_holders():
+            pending_by_holder.setdefault(p.task_id, []).append(p)
+        for key, gets in pending_by_holder.items():
+            held = self.scheduler.held(key)
+            if held is None:
+                continue
+            actor = gets[0].worker.actor is not None
+            kept = held.resources if actor else ResourceSet.from_units(
+                {k: v for k, v in held.resources.amounts if k != "CPU"}
+            )  # fmt: skip
+            waits = frozenset(
+                o[:12] for p in gets for o in p.ids
+                if self.objects.entries[o].kind is None and o[:12] in self.tasks
+            )  # fmt: skip
+            blocked[key] = BlockedTask(held=kept, waits_on=waits)
+            capacity = capacity - kept
+            for dep in waits:
+                t = self.tasks[dep]
+                if not t.granted and dep not in self._blocked:
+                    queued[dep] = t.spec.request
+        if not queued:
+            return
+        stuck = find_deadlock(blocked, queued, capacity)
+        if not stuck:
+            return
+        holders = ", ".join(f"{self._holder_name(k)} (holding {blocked[k].held.describe()})" for k in stuck)
+        for key in stuck:
+            waits = [self.tasks[d] for d in sorted(blocked[key].waits_on) if d in queued]
+            wanted = "; ".join(f"{t.spec.name!r} needs {t.spec.request.describe()}" for t in waits)
+            error = exceptions.ResourceDeadlockError(
+                f"{self._holder_name(key)} is blocked in get() waiting on work that can never run: "
+                f"{wanted or 'its dependencies'}; the resources it needs are held by work blocked in "
+                f"get(): {holders}. Ray would hang here. Reserve resources for the inner work in a "
+                "placement group (in Tune: resources_per_trial=tune.PlacementGroupFactory([{...trial...}, "
+                "{...inner work...}])), or request fewer resources for the outer task or actor."
+            )
+            for p in pending_by_holder[key]:
+                self._reply_get(p, error=error)
+
+    def _gets_in_holders(self) -> list[PendingGet]:
+        return [*self._blocked.values(), *(p for p in self._actor_gets if not p.done)]
+
+    def _holder_name(self, key: bytes) -> str:
+        task = self.tasks.get(key)
+        if task is not None:
+            return f"task {task.spec.name!r}"
+        rec = self.actors.actors.get(key)
+        return rec.describe() if rec is not None else key.hex()
+

@@ -61,7 +61,8 @@ class DriverRuntime(Runtime):
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         node = self.node
         if not node.closed:
-            node.post(node.reference_event, DRIVER, kind, key, delta)
+            # Gains must land before anything that could release a pin; losses may wait.
+            (node.post if delta >= 0 else node.post_lazy)(node.reference_event, DRIVER, kind, key, delta)
 
     def call(self, method: str, *args: Any) -> Any:
         return self.node.call(method, *args)

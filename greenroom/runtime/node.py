@@ -40,6 +40,7 @@ from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 CRASH_EXIT_WAIT_S = 2.0
+LAZY_S = 0.05  # how long a lazily posted event may wait for the loop
 
 
 @dataclass(slots=True, eq=False)
@@ -116,6 +117,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
             loop.close()
             return
         started.set_result(None)
+        self._lazy_timer = loop.call_later(LAZY_S, self._lazy_tick)
         try:
             loop.run_forever()
         finally:
@@ -140,6 +142,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         for oid, entry in list(self.objects.entries.items()):
             if entry.kind is None:
                 self.objects.complete(oid, wire.SYSTEM_ERROR, lost)
+        self._lazy_timer.cancel()
         self.pool.close()
         for t in list(self._owned):
             t.cancel()
@@ -171,6 +174,8 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
 
         def run() -> None:
             try:
+                if self._inbox:  # what this thread posted before the call comes first
+                    self._drain_inbox()
                 fut.set_result(getattr(self, "api_" + method)(*args))
             except BaseException as e:
                 fut.set_exception(e)
@@ -194,6 +199,16 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         if not self._inbox_scheduled:
             self._inbox_scheduled = True
             self.loop.call_soon_threadsafe(self._drain_inbox)
+
+    def post_lazy(self, fn: Any, *args: Any) -> None:
+        """Like ``post`` but without waking the loop: applied with the next drain, at the
+        latest after LAZY_S (reference drops: a wakeup per dropped ref costs a round trip)."""
+        self._inbox.append((fn, args))
+
+    def _lazy_tick(self) -> None:
+        if self._inbox and not self._inbox_scheduled:
+            self._drain_inbox()
+        self._lazy_timer = self.loop.call_later(LAZY_S, self._lazy_tick)
 
     def on_loop(self, fn: Any, *args: Any) -> None:
         """Run ``fn(*args)`` now if on the loop thread, else soon on it."""

@@ -22,7 +22,9 @@ import collections
 import concurrent.futures
 import os
 import signal
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +112,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
             self.pool = WorkerPool(
                 loop, self._on_message, self._on_worker_ready, self._on_worker_lost, self.log_to_driver,
                 on_zygote_lost=self._on_zygote_lost, arena=self.arena,
+                on_handler_error=self._on_handler_error,
             )
             self.pool.start()
         except BaseException as e:
@@ -158,6 +161,19 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         for oid, entry in list(self.objects.entries.items()):
             if entry.kind is None:
                 self.objects.complete(oid, wire.SYSTEM_ERROR, error)
+
+    def _on_handler_error(self, w: WorkerProc, msg: list, error: Exception) -> None:
+        """greenroom failed handling a worker's message: report it loudly, and fail the
+        call it answered rather than leave its caller waiting forever."""
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        print(f"greenroom: internal error handling a message from worker pid={w.pid}:\n{text}", file=sys.stderr)
+        if msg and msg[0] == wire.DONE:
+            error = serialization.dumps(exceptions.RaySystemError(f"greenroom failed to store this result:\n{text}"))
+            for i in range(max(len(msg[3]), 1)):
+                oid = msg[1] + i.to_bytes(4, "little")
+                entry = self.objects.get(oid)
+                if entry is not None and entry.kind is None:
+                    self.objects.complete(oid, wire.SYSTEM_ERROR, error)
 
     def check_usable(self) -> None:
         if self.closed:

@@ -67,7 +67,10 @@ class WorkerProc(asyncio.Protocol):
         self.unpacker.feed(data)
         handle = self.pool.on_message
         for msg in self.unpacker:
-            handle(self, msg)
+            try:
+                handle(self, msg)
+            except Exception as e:  # a bug of ours: say so, and never strand the call
+                self.pool.on_handler_error(self, msg, e)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pool.on_lost(self)
@@ -128,7 +131,9 @@ class WorkerPool:
         log_to_driver: bool,
         on_zygote_lost: Callable[[str], None] = lambda reason: None,
         arena: Any = None,
+        on_handler_error: Callable[[WorkerProc, list, Exception], None] = lambda w, msg, e: None,
     ) -> None:
+        self.on_handler_error = on_handler_error
         self.arena = arena
         self.on_zygote_lost = on_zygote_lost
         self.broken: str | None = None

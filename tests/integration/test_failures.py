@@ -315,3 +315,22 @@ def test_zygote_death_fails_fast_instead_of_hanging():
             f.remote(2)
     finally:
         ray.shutdown()
+
+
+def test_internal_error_fails_the_call_instead_of_hanging(capfd):
+    """If greenroom itself fails handling a result, get() raises RaySystemError with the cause."""
+    ray.init(num_cpus=1)
+    try:
+        from greenroom.runtime import state
+
+        node = state.runtime().node
+
+        def broken(*args):
+            raise RuntimeError("injected bug")
+
+        node._on_done = broken
+        with pytest.raises(RaySystemError, match="injected bug"):
+            ray.get(ray.remote(lambda: 1).remote(), timeout=30)
+        assert "internal error" in capfd.readouterr().err
+    finally:
+        ray.shutdown()

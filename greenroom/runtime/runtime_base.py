@@ -28,8 +28,7 @@ def decode(kind: int, payload: bytes | list, name: str = "", runtime: Any = None
     """
     try:
         if isinstance(payload, list):
-            rt = runtime
-            value = object_store.deserialize(payload, rt.arena, rt.refs.added, rt.refs.removed)
+            value = object_store.deserialize(payload, runtime.arena, runtime.refs.added, runtime.refs.removed)
         else:
             value = serialization.loads(payload)
     except Exception as e:

@@ -215,23 +215,21 @@ class ActorHost:
         """Send calls in submission order; a call still waiting for its arguments holds back later ones."""
         if rec.state.state != ALIVE or rec.worker is None or rec.worker.transport is None:
             return
-        state = rec.state
-        while state.queued:
-            call = rec.calls.get(state.queued[0])
+        objects = self.node.objects
+        ready = lambda key: key not in rec.calls or not rec.calls[key].deps_pending  # noqa: E731
+        for key in rec.state.sendable(ready):
+            call = rec.calls.get(key)
             if call is None:
-                state.queued.popleft()
+                rec.state.done(key)
                 continue
-            if call.deps_pending:
-                return
-            failed = next((oid for _p, oid in call.deps if self.node.objects.get(oid).kind != wire.VALUE), None)
-            state.queued.popleft()
-            if failed is not None:
-                entry = self.node.objects.get(failed)
-                rec.calls.pop(call.task_id)
+            failed = next((oid for _p, oid in call.deps if objects.get(oid).kind != wire.VALUE), None)
+            if failed is not None:  # an argument failed: so does the call, as in Ray
+                rec.state.done(key)
+                rec.calls.pop(key)
+                entry = objects.get(failed)
                 self._end_call(call, entry.kind, [entry.payload] * call.num_returns)
                 continue
-            state.inflight[call.task_id] = None
-            deps = [[pos, wire.VALUE, self.node.objects.get(oid).payload] for pos, oid in call.deps]
+            deps = [[pos, wire.VALUE, objects.get(oid).payload] for pos, oid in call.deps]
             rec.worker.send([wire.ACTOR_CALL, call.task_id, call.method, call.args_blob, deps,
                              call.num_returns, call.name])  # fmt: skip
 

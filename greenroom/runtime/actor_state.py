@@ -47,14 +47,16 @@ class ActorState:
             raise ValueError("submit to a dead actor: fail the call instead")
         self.queued.append(key)
 
-    def sendable(self) -> list:
-        """Calls that may go to the process now (all queued, once ALIVE)."""
+    def sendable(self, ready=lambda key: True) -> list:
+        """Calls that may go to the process now, in order, once ALIVE: the queued ones up
+        to the first that is not ``ready`` (still waiting for its arguments)."""
+        out: list = []
         if self.state != ALIVE:
-            return []
-        out = list(self.queued)
-        self.queued.clear()
-        for key in out:
+            return out
+        while self.queued and ready(self.queued[0]):
+            key = self.queued.popleft()
             self.inflight[key] = None
+            out.append(key)
         return out
 
     def done(self, key) -> None:

@@ -53,7 +53,6 @@ class TaskRecord:
     worker: WorkerProc | None = None
     granted: bool = False
     cancelled: bool = False
-    force_cancelled: bool = False
     assigned: list = field(default_factory=list)
 
 
@@ -528,7 +527,6 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         if w is None or w.pid is None:
             return
         if force:
-            task.force_cancelled = True
             w.kill()
         else:
             os.kill(w.pid, signal.SIGINT)

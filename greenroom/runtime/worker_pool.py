@@ -148,7 +148,6 @@ class WorkerPool:
         self._next_id = 0
         self.zygote: subprocess.Popen | None = None
         self.control: socket.socket | None = None
-        self.exit_codes: dict[int, int] = {}
 
     def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -92,7 +92,6 @@ class TuneController:
         self._total = ResourceSet.from_dict(ray.cluster_resources())
         self._check_feasible()
         self.max_concurrent = self._capacity(max_concurrent)
-        self.stopped_early = False
         self._last_save = 0.0
 
     # -- the scheduler's controller protocol ---------------------------------------------
@@ -385,7 +384,6 @@ class TuneController:
             remove_placement_group(live.pg)
 
     def _stop_everything(self, why: str, resumable: bool = False) -> None:
-        self.stopped_early = True
         for trial_id in list(self.live):
             trial = self._trial(trial_id)
             self._release(trial)

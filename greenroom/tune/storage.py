@@ -112,16 +112,13 @@ def trial_to_state(trial: Trial) -> dict:
     }
 
 
-def save_state(exp_dir: str, trials: list[Trial], extra: dict, configs_blob: bytes | None = None) -> None:
+def save_state(exp_dir: str, trials: list[Trial], extra: dict) -> None:
     os.makedirs(exp_dir, exist_ok=True)
     state = {"trials": [trial_to_state(t) for t in trials], **extra}
     tmp = os.path.join(exp_dir, STATE_FILE + ".tmp")
     with open(tmp, "w") as f:
         json.dump(state, f, indent=1)
     os.replace(tmp, os.path.join(exp_dir, STATE_FILE))
-    if configs_blob is not None:  # exact configs (json may not round-trip them)
-        with open(os.path.join(exp_dir, "trial_configs.pkl"), "wb") as f:
-            f.write(configs_blob)
 
 
 def load_state(exp_dir: str) -> dict:

@@ -157,3 +157,17 @@ def test_many_tasks_leave_nothing_behind(gr, n):
     before = stored()
     assert sum(ray.get([total.remote([i]) for i in range(n)])) == n * (n - 1) // 2
     assert stored() - before == set()
+
+
+def test_dropped_ref_is_freed_without_further_calls(gr):
+    """A driver that drops a ref and then makes no API call still frees the object (lazily, soon)."""
+    ref = ray.put("x" * 1000)
+    oid = ref.id
+    entries = state.runtime().node.objects.entries
+    ray.available_resources()
+    del ref
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while oid in entries:  # no API call here: only the node's own timer may apply the drop
+        assert time.monotonic() < deadline, "the dropped ref was never applied"
+        time.sleep(0.005)  # nothing to wait on but the node's timer

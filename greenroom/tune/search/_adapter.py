@@ -13,10 +13,9 @@ from types import ModuleType
 from typing import Any
 
 from greenroom.tune.experiment.trial import lookup
-
 from greenroom.tune.search._paths import Path, flatten_dict, get_value, path_name, unflatten_paths
 from greenroom.tune.search.sample import Domain
-from greenroom.tune.search.searcher import Searcher
+from greenroom.tune.search.searcher import Searcher, validate_mode
 from greenroom.tune.search.variant_generator import parse_spec_vars
 
 __all__ = [
@@ -106,3 +105,30 @@ def check_ready(searcher: Searcher, has_space: bool) -> None:
 def metric_value(result: dict | None, metric: str) -> Any:
     """``result[metric]``, also for "a/b" nested metrics; None when missing."""
     return lookup(result, metric) if result else None
+
+
+class SpaceSearcher(Searcher):
+    """A searcher backed by a library: built without a space, it takes the experiment's.
+
+    Subclasses define ``_set_space(config)`` (convert and keep it) and ``_setup()``
+    (build the library's optimizer from it).
+    """
+
+    _space: Any = None
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        if self._space:
+            return False
+        if metric:
+            self._metric = metric
+        if mode:
+            self._mode = validate_mode(mode, type(self).__name__)
+        self._set_space(config)
+        self._setup()
+        return True
+
+    def _set_space(self, config: dict) -> None:
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        raise NotImplementedError

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from greenroom.tune.search._adapter import (
+    SpaceSearcher,
     check_ready,
     import_optional,
     metric_value,
@@ -26,7 +27,7 @@ from greenroom.tune.search._adapter import (
 )
 from greenroom.tune.search._paths import Path
 from greenroom.tune.search.sample import Float, Quantized, Uniform
-from greenroom.tune.search.searcher import DEFAULT_METRIC, Searcher, validate_mode
+from greenroom.tune.search.searcher import DEFAULT_METRIC, Searcher
 
 __all__ = ["BayesOptSearch"]
 
@@ -39,7 +40,7 @@ def _bayes_opt() -> ModuleType:
     return import_optional("bayes_opt", "bayesian-optimization", "BayesOptSearch")
 
 
-class BayesOptSearch(Searcher):
+class BayesOptSearch(SpaceSearcher):
     """Bayesian optimisation over float parameters.
 
     Args:
@@ -137,16 +138,6 @@ class BayesOptSearch(Searcher):
                 f=None, pbounds=self._space, random_state=self._random_state, verbose=self._verbose
             )
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-        if self._space:
-            return False
-        if metric:
-            self._metric = metric
-        if mode:
-            self._mode = validate_mode(mode, "BayesOptSearch")
-        self._set_space(config)
-        self._setup()
-        return True
 
     def suggest(self, trial_id: str) -> dict | str | None:
         check_ready(self, bool(self._space))

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from greenroom.tune.search._adapter import (
+    SpaceSearcher,
     check_ready,
     has_domains,
     import_optional,
@@ -36,7 +37,7 @@ from greenroom.tune.search.sample import (
     Quantized,
     Uniform,
 )
-from greenroom.tune.search.searcher import DEFAULT_METRIC, Searcher, validate_mode
+from greenroom.tune.search.searcher import DEFAULT_METRIC
 
 __all__ = ["HyperOptSearch"]
 
@@ -47,7 +48,7 @@ def _hyperopt() -> ModuleType:
     return import_optional("hyperopt", "hyperopt", "HyperOptSearch")
 
 
-class HyperOptSearch(Searcher):
+class HyperOptSearch(SpaceSearcher):
     """Search with HyperOpt's Tree-structured Parzen Estimator.
 
     Args:
@@ -107,16 +108,6 @@ class HyperOptSearch(Searcher):
         self._trials = hpo.Trials()
         self._domain = hpo.Domain(_identity, self._space)
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-        if self._space:
-            return False
-        if metric:
-            self._metric = metric
-        if mode:
-            self._mode = validate_mode(mode, "HyperOptSearch")
-        self._set_space(config)
-        self._setup()
-        return True
 
     def _point_vals(self, point: dict) -> dict[str, Any]:
         """A preset as HyperOpt's assignment: label -> value, categories as indices."""

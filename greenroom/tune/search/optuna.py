@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from greenroom.tune.search._adapter import (
+    SpaceSearcher,
     check_ready,
     has_domains,
     import_optional,
@@ -25,7 +26,7 @@ from greenroom.tune.search._adapter import (
 )
 from greenroom.tune.search._paths import Path
 from greenroom.tune.search.sample import Categorical, Domain, Float, Integer, LogUniform, Quantized, Uniform
-from greenroom.tune.search.searcher import DEFAULT_METRIC, Searcher, validate_mode
+from greenroom.tune.search.searcher import DEFAULT_METRIC
 
 __all__ = ["OptunaSearch"]
 
@@ -36,7 +37,7 @@ def _optuna() -> ModuleType:
     return import_optional("optuna", "optuna", "OptunaSearch")
 
 
-class OptunaSearch(Searcher):
+class OptunaSearch(SpaceSearcher):
     """Search with an Optuna sampler (``TPESampler(seed=seed)`` unless ``sampler`` is given).
 
     Args:
@@ -110,16 +111,8 @@ class OptunaSearch(Searcher):
             for point in self._points:
                 self._study.enqueue_trial(point_params(point, self._paths))
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-        if self._space:
-            return False
-        if metric:
-            self._metric = metric
-        if mode:
-            self._mode = validate_mode(mode, "OptunaSearch")
-        self._set_space(config)
+    def _setup(self) -> None:
         self._setup_study(self._mode)
-        return True
 
     def suggest(self, trial_id: str) -> dict | None:
         check_ready(self, bool(self._space))

@@ -14,8 +14,6 @@ from typing import Any
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.trainable.session import TrialInfo
 
-_DICT_FILE = "_trainable_state.pkl"
-
 
 class Trainable:
     """Subclass and override ``setup``, ``step``, ``save_checkpoint``, ``load_checkpoint``, ``cleanup``."""

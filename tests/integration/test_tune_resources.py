@@ -321,6 +321,7 @@ def test_concurrency_limiter_caps_a_custom_searcher(start, tmp_path, module):
 @pytest.mark.parametrize("how", ["limiter", "max_concurrent_trials"])
 def test_optuna_search_concurrency_is_capped(start, tmp_path, how):
     """OptunaSearch under ConcurrencyLimiter(2) or max_concurrent_trials=2 never runs more than 2 trials."""
+    pytest.importorskip("optuna")  # in the test extra, so it runs in CI
     from greenroom.tune.search import ConcurrencyLimiter, OptunaSearch
 
     start(num_cpus=4)

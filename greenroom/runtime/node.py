@@ -33,6 +33,7 @@ from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.node_gets import BlockingGets, PendingGet
 from greenroom.runtime.node_objects import ObjectLifetimes
+from greenroom.runtime.node_pipeline import Pipelining
 from greenroom.runtime.node_placement import PlacementGroups
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
@@ -53,10 +54,11 @@ class TaskRecord:
     worker: WorkerProc | None = None
     granted: bool = False
     cancelled: bool = False
+    report_cancelled: bool = False  # cancelled after it had (unknowingly) started
     assigned: list = field(default_factory=list)
 
 
-class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
+class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
     """Owns the loop thread; see the module docstring."""
 
     def __init__(
@@ -82,8 +84,11 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         self._schedule_pending = False
         self._owned: set[asyncio.Task] = set()
         self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
-        self._actor_gets: list[PendingGet] = []
-        self._held_by: dict[int, set[bytes]] = {}  # worker id -> objects it holds refs to  # actors' gets in progress (for deadlock checks)
+        self._actor_gets: list[PendingGet] = []  # actors' gets in progress (for deadlock checks)
+        self._held_by: dict[int, set[bytes]] = {}  # worker id -> objects it holds refs to
+        self._run_time: dict[bytes, float] = {}  # function id -> average run time (pipelining)
+        self._recalling: dict[bytes, str] = {}  # cancelled follower id -> "force" | "interrupt"
+        self.sent_ahead = 0  # tasks sent to a busy worker ahead of time, ever
         self._assigned_cache: dict[Any, dict] = {}
         self.closed = False
         self.broken: str | None = None  # why the node can't start workers any more
@@ -325,7 +330,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         worker.task = task
         task.worker = worker
         if worker.transport is not None:
-            self._send_exec(worker, task)
+            self._dispatch(worker, task)
 
     def _assigned(self, alloc: Any) -> list:
         cached = self._assigned_cache.get(alloc)
@@ -358,7 +363,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         if w.actor is not None:
             self.actors.worker_ready(w)
         elif w.task is not None:
-            self._send_exec(w, w.task)
+            self._dispatch(w, w.task)
 
     def _on_message(self, w: WorkerProc, msg: list) -> None:
         kind = msg[0]
@@ -374,6 +379,8 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         elif kind == wire.HANDLES:
             for ref_kind, key, delta in msg[1]:
                 self.reference_event(w.id, ref_kind, key, delta)
+        elif kind == wire.RECALLED:
+            self._on_recalled(w, msg[1], msg[2])
         elif kind == wire.ACTOR_EXIT:
             self.actors.on_exit_notice(w)
         elif kind == wire.HELLO:
@@ -387,15 +394,19 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
             return
         spec = task.spec
         self._drop_pending_get(task_id)
-        self.scheduler.release(task_id)
+        now = self.loop.time()
+        self._note_run_time(w, spec.func_id, now)
+        follower = self._hand_over(w, task_id, now)
         task.worker = None
         task.granted = False
         calls = w.calls[spec.func_id] = w.calls.get(spec.func_id, 0) + 1
-        if spec.max_calls and calls >= spec.max_calls:
+        if follower is not None:
+            self._pipeline(w)
+        elif spec.max_calls and calls >= spec.max_calls:
             self.pool.retire(w)
         else:
             self.pool.release(w)
-        if kind == wire.TASK_ERROR and task.cancelled:
+        if task.report_cancelled or (kind == wire.TASK_ERROR and task.cancelled):
             kind, payloads = wire.SYSTEM_ERROR, [self._cancelled_payload(spec)] * spec.num_returns
         elif kind == wire.TASK_ERROR and task.retries_left > 0 and self._retryable(spec, payloads[0]):
             task.retries_left -= 1
@@ -428,6 +439,9 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         self.pin_objects([oid for _pos, oid in spec.deps], -1)
         self.pin_objects(spec.ref_pins, -1)
 
+    def _finish_cancelled(self, task: TaskRecord) -> None:
+        self._finish(task, wire.SYSTEM_ERROR, [self._cancelled_payload(task.spec)] * task.spec.num_returns)
+
     def _fail(self, task: TaskRecord, error: BaseException) -> None:
         payload = serialization.dumps(error)
         self._finish(task, wire.SYSTEM_ERROR, [payload] * task.spec.num_returns)
@@ -442,6 +456,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
             w._read_output(fd)
         if self.closed:
             return
+        self._follower_lost(w)
         if w.actor is not None:
             self.actors.on_lost(w)
         self.actors.process_gone(w.id)
@@ -450,6 +465,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
         w.task = None
         if task is not None:
             self._drop_pending_get(task.spec.task_id)
+            self._recalling.pop(task.spec.task_id, None)
         if task is None or self.closed:
             return
         self.scheduler.release(task.spec.task_id)
@@ -464,7 +480,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
             code = None
         spec = task.spec
         if task.cancelled:
-            self._finish(task, wire.SYSTEM_ERROR, [self._cancelled_payload(spec)] * spec.num_returns)
+            self._finish_cancelled(task)
         elif self.broken:
             self._fail(task, exceptions.RaySystemError(f"task {spec.name!r} lost its worker: {self.broken}"))
         elif task.retries_left > 0:
@@ -482,8 +498,10 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
     def _on_request(self, w: WorkerProc, rid: int, op: str, args: Any) -> None:
         try:
             if op == wire.OP_GET:
+                self._recall_follower(w)
                 self._request_get(w, rid, args[0], len(args[0]), args[1], payloads=True)
             elif op == wire.OP_WAIT:
+                self._recall_follower(w)
                 self._request_get(w, rid, args[0], args[1], args[2], payloads=False)
             elif op == wire.OP_PUT:
                 oid, payload, contains = args
@@ -521,9 +539,12 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups):
             return
         task.cancelled = True
         if self.scheduler.cancel(task.spec.task_id) or (not task.granted and task.worker is None):
-            self._finish(task, wire.SYSTEM_ERROR, [self._cancelled_payload(task.spec)] * task.spec.num_returns)
+            self._finish_cancelled(task)
             return
         w = task.worker
+        if not task.granted and w is not None and w.next is task:  # sent ahead, maybe not started
+            self._cancel_follower(task, force)
+            return
         if w is None or w.pid is None:
             return
         if force:

@@ -7,12 +7,14 @@ node -> worker
     EXEC    [EXEC, task_id, func_id, func_blob|None, args_blob, deps, num_returns, name, assigned, placement]
             deps: list of [position, kind, payload] filling top-level ObjectRef args
     REPLY   [REPLY, request_id, ok, payload]
+    RECALL  [RECALL, task_id]   drop a queued EXEC not started yet (see Node._pipeline)
     EXIT    [EXIT]
 worker -> node
     HELLO   [HELLO, PROTOCOL_VERSION, worker_id, pid]
     DONE    [DONE, task_id, kind, payloads, contains, printed]  kind: VALUE or an error kind;
             contains: ids of refs pickled in the payloads; printed: it wrote to stdout/stderr
     REQUEST [REQUEST, request_id, op, args]
+    RECALLED [RECALLED, task_id, removed]   answer to RECALL: removed is False if it had started
 zygote <-> node (SOCK_SEQPACKET, one message per packet)
     FORK    [FORK, worker_id, env]      -> FORKED [FORKED, worker_id, pid] + fds (sock, out, err)
                                         EXITED [EXITED, pid, code]  (code < 0: killed by signal -code)
@@ -26,6 +28,7 @@ REPLY = 2
 EXIT = 3
 ACTOR_INIT = 4  # [ACTOR_INIT, actor_id, class_blob, args_blob, deps, assigned, max_concurrency, is_async, class_name, placement]
 ACTOR_CALL = 5  # [ACTOR_CALL, task_id, method, args_blob, deps, num_returns, name]
+RECALL = 6
 
 # worker -> node
 HELLO = 10
@@ -33,6 +36,7 @@ DONE = 11
 REQUEST = 12
 HANDLES = 13  # [HANDLES, events]: [actor_id, +1 | -1 | 0 (pinned for good)] per event
 ACTOR_EXIT = 14  # [ACTOR_EXIT]: exit_actor() was called; the process ends next
+RECALLED = 15
 
 # zygote
 FORK = 20

@@ -45,6 +45,8 @@ class Connection:
         self.unpacker = serialization.stream_unpacker()
         self.inbox: deque[list] = deque()
         self._next_request = 0
+        self.starting: list | None = None  # the EXEC being started (see next_task)
+        self.waited = False  # the last recv() had to wait for data
 
     def send(self, msg: list) -> None:
         self.sock.sendall(serialization.pack(msg))
@@ -52,6 +54,7 @@ class Connection:
     def _read(self) -> list:
         for msg in self.unpacker:
             return msg
+        self.waited = True
         while True:
             data = self.sock.recv(1 << 18)
             if not data:
@@ -61,9 +64,34 @@ class Connection:
                 return msg
 
     def recv(self) -> list:
+        self.waited = False
         if self.inbox:
             return self.inbox.popleft()
         return self._read()
+
+    def next_task(self, msg: list) -> list | None:
+        """``msg``, an EXEC about to start, unless a RECALL that has already arrived drops it.
+
+        A task the node sent ahead can be recalled (cancelled) while the one
+        before it runs; the RECALL then waits in the socket behind its EXEC.
+        """
+        self.starting = msg
+        if not self.waited:  # it was waiting for us: what came after it may be a RECALL
+            try:
+                data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                data = None
+            if data == b"":
+                raise NodeGone()
+            if data:
+                self.unpacker.feed(data)
+        for queued in self.unpacker:
+            if queued[0] == wire.RECALL:
+                self.recall(queued[1])
+            else:
+                self.inbox.append(queued)
+        msg, self.starting = self.starting, None
+        return msg
 
     def request(self, op: str, args: Any) -> list:
         """Send a request and block until its reply: ``[REPLY, id, ok, payload]``."""
@@ -74,7 +102,23 @@ class Connection:
             msg = self._read()
             if msg[0] == wire.REPLY and msg[1] == rid:
                 return msg
-            self.inbox.append(msg)
+            if msg[0] == wire.RECALL:
+                self.recall(msg[1])
+            else:
+                self.inbox.append(msg)
+
+    def recall(self, task_id: bytes) -> None:
+        """Drop a task the node sent ahead, if it has not started; say which it was."""
+        if self.starting is not None and self.starting[1] == task_id:
+            self.starting = None
+            self.send([wire.RECALLED, task_id, True])
+            return
+        for msg in self.inbox:
+            if msg[0] == wire.EXEC and msg[1] == task_id:
+                self.inbox.remove(msg)
+                self.send([wire.RECALLED, task_id, True])
+                return
+        self.send([wire.RECALLED, task_id, False])
 
 
 class WorkerRuntime(ClientRuntime):
@@ -301,7 +345,11 @@ def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:
             msg = conn.recv()
             kind = msg[0]
             if kind == wire.EXEC:
-                executor.run(msg)
+                msg = conn.next_task(msg)
+                if msg is not None:
+                    executor.run(msg)
+            elif kind == wire.RECALL:
+                conn.recall(msg[1])
             elif kind == wire.ACTOR_INIT:
                 return Actor(executor, msg).serve(conn)
             elif kind == wire.EXIT:

@@ -52,12 +52,13 @@ class WorkerProc(asyncio.Protocol):
         self.functions: set[bytes] = set()  # function ids this worker has
         self.calls: dict[bytes, int] = {}
         self.task: Any = None  # the TaskRecord it runs (or will, once started)
+        self.next: Any = None  # a TaskRecord sent ahead, to start when ``task`` ends
+        self.started_at = 0.0  # loop time when ``task`` started, as the node saw it
         self.actor: Any = None  # the ActorRecord it hosts, for an actor's process
         self.alive = True
         self.exiting = False
         self.exit_code: asyncio.Future = pool.loop.create_future()
         self.out: dict[int, tuple[Any, bytearray]] = {}  # fd -> (stream, partial line)
-        self.blocked = False
 
     # -- asyncio.Protocol ----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -9,13 +9,19 @@ shape that must wait never holds up another shape that fits.
 
 Placement groups reserve their bundles from the node pool; each reserved bundle
 is a pool of its own that tasks placed in it are granted from.
+
+Pipelining: a running task may take the next queued task of its shape as its
+*follower* (`take_follower`). The follower leaves the queue and, when its
+leader finishes, inherits the leader's allocation as is (`hand_over`), so the
+runtime can send it to the leader's worker ahead of time. `recall` puts a
+follower back in its queue at its old place.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -71,7 +77,10 @@ class _Running:
     allocation: Allocation
     pool: ResourcePool  # where it goes back; the node pool once its group is removed
     placement: Placement | None
+    shape: _Shape
     blocked: bool = False
+    follower: Hashable | None = None
+    follower_seq: int = 0
 
     @property
     def lendable(self) -> ResourceSet:
@@ -97,6 +106,7 @@ class Scheduler:
         self._queues: dict[_Shape, _Queue] = {}
         self._queued: dict[Hashable, tuple[int, _Shape]] = {}  # key -> (seq, shape)
         self._running: dict[Hashable, _Running] = {}
+        self._leaders: dict[Hashable, Hashable] = {}  # follower -> the running task it follows
         self._groups: dict[Hashable, _Group] = {}
         self._pending_groups: dict[Hashable, None] = {}  # ordered set, creation order
 
@@ -134,7 +144,7 @@ class Scheduler:
             ValueError: `key` is already queued or running, or the bundle index
                 is out of range.
         """
-        if key in self._queued or key in self._running:
+        if key in self._queued or key in self._running or key in self._leaders:
             raise ValueError(f"task key {key!r} is already queued or running; keys must be unique")
         reason = self.infeasible_reason(request, placement)
         if reason is not None:
@@ -238,16 +248,98 @@ class Scheduler:
         Raises:
             KeyError: `key` is not running (never granted, or already released).
         """
-        running = self._running.pop(key, None)
+        running = self._running.get(key)
         if running is None:
             raise KeyError(f"release of task {key!r}: it holds no resources (not running)")
+        if running.follower is not None:
+            self.recall(running.follower)
+        del self._running[key]
         if running.blocked:
             running.pool.reclaim(running.lendable)
         running.pool.release(running.allocation)
 
+    # -- pipelining ----------------------------------------------------------------
+
+    def take_follower(
+        self, key: Hashable, accept: Callable[[Hashable], bool] = lambda key: True
+    ) -> Hashable | None:
+        """Take the oldest queued task of running task `key`'s shape as its follower.
+
+        None if `key` is blocked, already has a follower, or no queued task of
+        its shape is left, or `accept` refuses that task (it then stays queued).
+        """
+        running = self._get_running(key, "take_follower")
+        if running.blocked or running.follower is not None:
+            return None
+        queue = self._queues.get(running.shape)
+        if queue is None:
+            return None
+        seq = self._head(queue)
+        if seq is None:
+            return None
+        follower = queue.entries[0][1]
+        if not accept(follower):
+            return None
+        queue.entries.popleft()
+        del self._queued[follower]
+        queue.live -= 1
+        if queue.live == 0:
+            del self._queues[running.shape]
+        running.follower = follower
+        running.follower_seq = seq
+        self._leaders[follower] = key
+        return follower
+
+    def hand_over(self, key: Hashable) -> Hashable | None:
+        """Running task `key` finished: its follower (returned) now holds its allocation.
+
+        Without a follower this is `release(key)` and returns None.
+        """
+        running = self._get_running(key, "hand_over")
+        follower = running.follower
+        if follower is None:
+            self.release(key)
+            return None
+        del self._running[key]
+        del self._leaders[follower]
+        if running.blocked:
+            running.pool.reclaim(running.lendable)
+        running.blocked = False
+        running.follower = None
+        self._running[follower] = running
+        return follower
+
+    def recall(self, follower: Hashable) -> None:
+        """Put a follower back in its queue, where it was before it was taken."""
+        leader = self._running[self._leaders.pop(follower)]
+        seq, shape = leader.follower_seq, leader.shape
+        leader.follower = None
+        queue = self._queues.get(shape)
+        if queue is None:
+            queue = self._queues[shape] = _Queue()
+        entries = queue.entries
+        at = 0
+        while at < len(entries) and entries[at][0] < seq:
+            at += 1
+        entries.insert(at, (seq, follower))
+        queue.live += 1
+        self._queued[follower] = (seq, shape)
+
+    def drop_follower(self, follower: Hashable) -> None:
+        """Forget a follower that will never run (cancelled before it started)."""
+        self._running[self._leaders.pop(follower)].follower = None
+
+    def follower_of(self, key: Hashable) -> Hashable | None:
+        """The follower of running task `key`, if any."""
+        running = self._running.get(key)
+        return None if running is None else running.follower
+
     def block(self, key: Hashable) -> None:
-        """A running task blocks in get(): lend its CPU to others. No-op if already blocked."""
+        """A running task blocks in get(): lend its CPU to others (and give up its
+        follower, which goes back to the queue). No-op if already blocked."""
         running = self._get_running(key, "block")
+        if running.follower is not None:
+            self.recall(running.follower)
         if not running.blocked:
             running.pool.lend(running.lendable)
             running.blocked = True
@@ -304,7 +396,7 @@ class Scheduler:
             _, key = queue.entries.popleft()
             del self._queued[key]
             queue.live -= 1
-            self._running[key] = _Running(allocation, pool, placement)
+            self._running[key] = _Running(allocation, pool, placement, shape)
             decisions.grants.append(Grant(key, allocation, placement))
             head = self._head(queue)
             if head is None:

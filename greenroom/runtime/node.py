@@ -243,7 +243,8 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
         while inbox:
             fn, args = inbox.popleft()
             fn(*args)
-        self._schedule()
+        if self._needs_schedule():
+            self._run_schedule()  # now, not on the next loop turn: a new task starts sooner
 
     def check_feasible(self, spec_request: ResourceSet, placement: tuple | None) -> str | None:
         return self.scheduler.infeasible_reason(spec_request, placement)
@@ -288,8 +289,11 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
         except Unschedulable as e:
             self._fail(task, exceptions.TaskUnschedulableError(f"task {spec.name!r}: {e}"))
 
+    def _needs_schedule(self) -> bool:
+        return self.scheduler.has_waiting() or bool(self._blocked) or bool(self._actor_gets)
+
     def _schedule(self) -> None:
-        if not self._schedule_pending:
+        if not self._schedule_pending and self._needs_schedule():
             self._schedule_pending = True
             self.loop.call_soon(self._run_schedule)
 

@@ -44,7 +44,7 @@ def decode(kind: int, payload: bytes | list, name: str = "", runtime: Any = None
 
 
 def _is_large(value: Any) -> bool:
-    if type(value) is ObjectRef:
+    if type(value) is ObjectRef or serialization.is_plain(value):
         return False
     size = getattr(value, "nbytes", None)
     if size is None and isinstance(value, (bytes, bytearray)):

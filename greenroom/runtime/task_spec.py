@@ -58,6 +58,9 @@ def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, Pick
     runs (refs nested deeper travel as refs)."""
     if not args and not kwargs:
         return b"", [], Pickled()
+    is_plain = serialization.is_plain
+    if all(is_plain(a) for a in args) and all(is_plain(v) for v in kwargs.values()):
+        return serialization.dumps_plain((args, kwargs)), [], Pickled()
     deps: list = []
     for i, a in enumerate(args):
         if type(a) is ObjectRef:

@@ -279,6 +279,8 @@ class Executor:
         return self._results(result, num_returns, name)
 
     def _results(self, result: Any, num_returns: int, name: str) -> tuple[int, list, list]:
+        if num_returns == 1 and serialization.is_plain(result):
+            return wire.VALUE, [serialization.dumps_plain(result)], []
         if num_returns == 1:
             values = [result]
         else:

@@ -228,6 +228,10 @@ class Scheduler:
         """True if `key` waits in the queue."""
         return key in self._queued
 
+    def has_waiting(self) -> bool:
+        """True if a task or a placement group waits (`schedule()` may have work)."""
+        return bool(self._queued) or bool(self._pending_groups)
+
     def queued_count(self) -> int:
         """How many tasks wait in the queue."""
         return len(self._queued)

@@ -86,6 +86,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
         self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
         self._actor_gets: list[PendingGet] = []  # actors' gets in progress (for deadlock checks)
         self._held_by: dict[int, set[bytes]] = {}  # worker id -> objects it holds refs to
+        self._unclaimed: dict[int, set[int]] = {}  # worker id -> blocks allocated, not yet delivered
         self._run_time: dict[bytes, float] = {}  # function id -> average run time (pipelining)
         self._recalling: dict[bytes, str] = {}  # cancelled follower id -> "force" | "interrupt"
         self.sent_ahead = 0  # tasks sent to a busy worker ahead of time, ever
@@ -372,6 +373,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
     def _on_message(self, w: WorkerProc, msg: list) -> None:
         kind = msg[0]
         if kind == wire.DONE:
+            self._claim(w.id, msg[3])
             if msg[5]:  # it printed: forward that before its result arrives
                 w.drain_output()
             if w.actor is not None:
@@ -509,6 +511,7 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
                 self._request_get(w, rid, args[0], args[1], args[2], payloads=False)
             elif op == wire.OP_PUT:
                 oid, payload, contains = args
+                self._claim(w.id, [payload])
                 self.objects.create([oid], "put", holder=w.id)
                 self._hold(w.id, [oid])
                 self.objects.complete(oid, wire.VALUE, payload)
@@ -531,7 +534,10 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
                 call_args = serialization.loads(args[1])
                 if args[0] == "create_actor":
                     call_args = (*call_args[:1], w.id, *call_args[2:])  # the owner is this worker
-                result = getattr(self, "api_" + args[0])(*call_args)
+                if args[0] == "allocate":
+                    result = self._allocate_for(w.id, *call_args)
+                else:
+                    result = getattr(self, "api_" + args[0])(*call_args)
                 w.send([wire.REPLY, rid, True, result])
         except Exception as e:
             w.send([wire.REPLY, rid, False, serialization.dumps(e)])

@@ -77,8 +77,26 @@ class ObjectLifetimes:
         if entry.contains:
             self.pin_objects(entry.contains, -1)
 
+    # -- shared-memory blocks in flight ----------------------------------------------------
+    def _allocate_for(self, process: int, nbytes: int) -> int:
+        """A block for a worker's value; it is the worker's until a payload names it."""
+        offset = self.api_allocate(nbytes)
+        self._unclaimed.setdefault(process, set()).add(offset)
+        return offset
+
+    def _claim(self, process: int, payloads: list) -> None:
+        """Blocks named by payloads a worker sent now belong to their objects."""
+        unclaimed = self._unclaimed.get(process)
+        if unclaimed and payloads:
+            for payload in payloads:
+                if isinstance(payload, list):
+                    unclaimed.discard(payload[1])
+
     def _release_process(self, process: int) -> None:
-        """A worker process ended: it holds no refs any more."""
+        """A worker process ended: it holds no refs any more, and blocks it never
+        delivered (it died between allocating and sending its value) are freed."""
+        for offset in self._unclaimed.pop(process, ()):
+            self.allocator.free(offset)
         entries = self.objects.entries
         for oid in self._held_by.pop(process, ()):
             entry = entries.get(oid)

@@ -97,36 +97,45 @@ class Pipelining:
                 os.kill(w.pid, signal.SIGINT)
         return follower
 
-    def _recall_follower(self, w: WorkerProc) -> None:
-        """``w``'s task is about to block in a request: give its follower back to the queue."""
+    def _detach_follower(self, w: WorkerProc) -> Any:
+        """Take ``w``'s follower off it and return it; one being cancelled is finished
+        here instead (None is returned)."""
         follower = w.next
         if follower is None:
-            return
+            return None
         w.next = None
         follower.worker = None
         key = follower.spec.task_id
-        if self._recalling.pop(key, None) is not None:  # its RECALL is out already
+        if self._recalling.pop(key, None) is not None:
             self.scheduler.drop_follower(key)
             self._finish_cancelled(follower)
-            return
-        w.send([wire.RECALL, key])
-        self.scheduler.recall(key)
-        self._schedule()
+            return None
+        return follower
+
+    def _recall_follower(self, w: WorkerProc) -> None:
+        """``w``'s task is about to block in a request: give its follower back to the queue.
+        (A follower already being cancelled has its RECALL on the way: that one drops it.)"""
+        follower = self._detach_follower(w)
+        if follower is not None:
+            key = follower.spec.task_id
+            w.send([wire.RECALL, key])
+            self.scheduler.recall(key)
+            self._schedule()
 
     def _cancel_follower(self, task: Any, force: bool) -> None:
         self._recalling[task.spec.task_id] = "force" if force else "interrupt"
         task.worker.send([wire.RECALL, task.spec.task_id])
 
     def _on_recalled(self, w: WorkerProc, task_id: bytes, removed: bool) -> None:
-        if self._recalling.pop(task_id, None) is None or not removed:
-            return  # not removed: it ran, and its DONE reports it cancelled
-        follower = w.next
-        if follower is not None and follower.spec.task_id == task_id:  # dropped while queued
-            w.next = None
-            follower.worker = None
-            self.scheduler.drop_follower(task_id)
-            self._finish_cancelled(follower)
+        if task_id not in self._recalling:
             return
+        if not removed:  # it ran, and its DONE reports it cancelled
+            del self._recalling[task_id]
+            return
+        if w.next is not None and w.next.spec.task_id == task_id:  # dropped while queued
+            self._detach_follower(w)
+            return
+        del self._recalling[task_id]
         follower = w.task
         if follower is not None and follower.spec.task_id == task_id:  # handed over, never started
             w.task = None
@@ -139,14 +148,6 @@ class Pipelining:
 
     def _follower_lost(self, w: WorkerProc) -> None:
         """``w`` died with a follower it never started: queue it again, no retry spent."""
-        follower = w.next
-        if follower is None:
-            return
-        w.next = None
-        follower.worker = None
-        key = follower.spec.task_id
-        if self._recalling.pop(key, None) is not None:
-            self.scheduler.drop_follower(key)
-            self._finish_cancelled(follower)
-        else:
-            self.scheduler.recall(key)
+        follower = self._detach_follower(w)
+        if follower is not None:
+            self.scheduler.recall(follower.spec.task_id)

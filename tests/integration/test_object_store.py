@@ -128,3 +128,19 @@ def test_large_argument_goes_through_shared_memory(store):
     arr = np.ones(2_000_000)
     assert ray.get(inspect.remote(arr, y=np.zeros(1_000_000))) == (2_000_000.0, False, 8_000_000)
     assert store_free() == store.size  # the promoted copies are freed once the task is done
+
+
+@ray.remote(max_retries=0)
+def allocate_then_die(nbytes: int) -> None:
+    import os
+
+    state.current().allocate(nbytes)  # the first step of a large result or put()
+    os._exit(1)
+
+
+def test_block_of_a_worker_that_dies_before_delivering_it_is_freed(store):
+    """A block allocated by a worker that dies before sending its value goes back to the store."""
+    empty = store_free()
+    with pytest.raises(ray.exceptions.WorkerCrashedError):
+        ray.get(allocate_then_die.remote(64 << 20), timeout=30)
+    assert store_free() == empty

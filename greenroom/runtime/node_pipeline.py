@@ -21,7 +21,8 @@ started it, so the node waits for the answer (``RECALLED``). The worker looks
 for a RECALL behind an EXEC before starting it, so the answer often comes
 after the leader's DONE: until it does, the follower holds the leader's
 resources as if it ran, and it is interrupted like a running task in case it
-does (a worker that runs nothing ignores SIGINT).
+does (a worker that runs nothing ignores SIGINT). A dropped EXEC may have
+carried its function's code, so the node sends that again next time.
 
 State lives on the Node; this mixin only groups the methods. Loop thread only.
 """
@@ -105,6 +106,7 @@ class Pipelining:
             return None
         w.next = None
         follower.worker = None
+        w.functions.discard(follower.spec.func_id)  # its EXEC may have carried the function
         key = follower.spec.task_id
         if self._recalling.pop(key, None) is not None:
             self.scheduler.drop_follower(key)
@@ -139,6 +141,7 @@ class Pipelining:
         follower = w.task
         if follower is not None and follower.spec.task_id == task_id:  # handed over, never started
             w.task = None
+            w.functions.discard(follower.spec.func_id)
             follower.worker = None
             follower.granted = False
             self.scheduler.release(task_id)

@@ -161,3 +161,32 @@ def test_long_tasks_are_not_sent_ahead(one_cpu):
     before = sent_ahead()
     assert sum(ray.get([slow.remote() for _ in range(6)], timeout=DEADLINE_S)) == 6
     assert sent_ahead() == before
+
+
+@ray.remote
+def get_first(refs: list) -> int:
+    return ray.get(refs[0])  # ready already: returns at once, but still recalls the follower
+
+
+@ray.remote
+def first_seen_here() -> str:
+    return "ran"
+
+
+@pytest.mark.timeout(60)
+def test_recalled_follower_runs_later_on_the_same_worker(one_cpu, tmp_path):
+    """A follower recalled before it started (its function never loaded there) can run there later."""
+    ready = ray.put(1)
+    warm_up(get_first, [ready])
+    warm_up(work, None, None, None)
+    gate = Gate(tmp_path, "gate")
+    first_started = StartedFlag(tmp_path)
+    first = work.remote(gate.path, first_started, None)
+    first_started.wait()
+    leader = get_first.remote([ready])
+    follower = first_seen_here.remote()
+    before = sent_ahead()
+    gate.open()
+    assert ray.get([first, leader, follower], timeout=DEADLINE_S) == ["done", 1, "ran"]
+    assert sent_ahead() == before + 1
+    first_started.close()

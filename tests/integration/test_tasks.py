@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import sys
 
@@ -92,6 +93,21 @@ def test_num_returns_mismatch_is_task_error(gr):
     a, b = one.remote()
     with pytest.raises(ValueError, match="num_returns=2"):
         ray.get(a)
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+@pytest.mark.parametrize(
+    "value", [7, 2**70, 1.5, "short", "x" * 5000, True, None, 2 + 3j, Color.RED, b"bytes", (1, "a")]
+)
+def test_arguments_and_results_keep_their_exact_type(gr, value):
+    """Scalars take a faster pickling path; the value and its exact type still arrive unchanged."""
+    got = ray.get(identity.remote(value))
+    assert got == value and type(got) is type(value)
+    got = ray.get(identity.remote(x=value))
+    assert got == value and type(got) is type(value)
 
 
 def test_put_get_roundtrip(gr):

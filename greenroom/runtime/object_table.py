@@ -41,19 +41,20 @@ class ObjectTable:
         self.entries: dict[bytes, ObjectEntry] = {}
         self.lock = threading.Lock()
 
+    # create() and ensure() take no lock: each is one dict store, atomic under the GIL,
+    # and the driver thread calls create() for every submission. Taking the lock there
+    # made the loop thread queue behind a driver thread preempted inside it.
     def create(self, ids: Iterable[bytes], name: str, holder: int | None = None) -> None:
         entries = self.entries
-        with self.lock:
-            for oid in ids:
-                entries[oid] = ObjectEntry(name, holder)
+        for oid in ids:
+            entries[oid] = ObjectEntry(name, holder)
 
     def ensure(self, ids: Iterable[bytes], name: str, holder: int | None = None) -> None:
         """Create entries that don't exist yet (keeps waiters of existing ones)."""
         entries = self.entries
-        with self.lock:
-            for oid in ids:
-                if oid not in entries:
-                    entries[oid] = ObjectEntry(name, holder)
+        for oid in ids:
+            if oid not in entries:
+                entries.setdefault(oid, ObjectEntry(name, holder))
 
     def remove(self, oid: bytes) -> ObjectEntry | None:
         with self.lock:

@@ -107,6 +107,7 @@ class Scheduler:
         self._queued: dict[Hashable, tuple[int, _Shape]] = {}  # key -> (seq, shape)
         self._running: dict[Hashable, _Running] = {}
         self._leaders: dict[Hashable, Hashable] = {}  # follower -> the running task it follows
+        self._fits_node: set[ResourceSet] = set()  # requests known to fit the node
         self._groups: dict[Hashable, _Group] = {}
         self._pending_groups: dict[Hashable, None] = {}  # ordered set, creation order
 
@@ -146,9 +147,12 @@ class Scheduler:
         """
         if key in self._queued or key in self._running or key in self._leaders:
             raise ValueError(f"task key {key!r} is already queued or running; keys must be unique")
-        reason = self.infeasible_reason(request, placement)
-        if reason is not None:
-            raise Unschedulable(reason)
+        if placement is not None or request not in self._fits_node:
+            reason = self.infeasible_reason(request, placement)
+            if reason is not None:
+                raise Unschedulable(reason)
+            if placement is None:  # the node's totals never change: once feasible, always
+                self._fits_node.add(request)
         shape: _Shape = (request, placement)
         self._seq += 1
         queue = self._queues.get(shape)

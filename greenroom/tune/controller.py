@@ -18,12 +18,13 @@ from typing import Any
 
 import greenroom as ray
 from greenroom import exceptions
-from greenroom.scheduler.resources import ResourceSet
+from greenroom.scheduler.resources import UNIT, ResourceSet
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.error import TuneError
 from greenroom.tune.experiment.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, lookup
 from greenroom.tune.resources import PlacementGroupFactory
 from greenroom.tune.schedulers.trial_scheduler import TrialScheduler
+from greenroom.tune.search.basic_variant import BasicVariantGenerator
 from greenroom.tune.storage import TrialFiles, save_state
 from greenroom.tune.trainable.session import TrialInfo
 from greenroom.tune.trainable.trainable import Trainable
@@ -92,6 +93,7 @@ class TuneController:
         self._total = ResourceSet.from_dict(ray.cluster_resources())
         self._check_feasible()
         self.max_concurrent = self._capacity(max_concurrent)
+        self.max_pending = max_pending_trials(search_alg, self._total.get("CPU") / UNIT)
         self._last_save = 0.0
 
     # -- the scheduler's controller protocol ---------------------------------------------
@@ -175,13 +177,21 @@ class TuneController:
             used = used + self._request
         return (used + self._request).fits_in(self._total)
 
+    def _add_pending_trials(self) -> None:
+        """Ask the search algorithm for trials until ``max_pending`` wait to start."""
+        pending = sum(1 for t in self.trials if t.status == PENDING)
+        while pending < self.max_pending and not self.search_alg.is_finished():
+            suggestion = self.search_alg.next_trial()
+            if suggestion is None:
+                return
+            self._add_trial(suggestion)
+            pending += 1
+
     def _start_trials(self) -> None:
+        self._add_pending_trials()
         while self._fits():
-            waiting = [t for t in self.trials if t.status == PENDING]
-            if not waiting and not self.search_alg.is_finished():
-                suggestion = self.search_alg.next_trial()
-                if suggestion is not None:
-                    self._add_trial(suggestion)
+            if not any(t.status == PENDING for t in self.trials):
+                self._add_pending_trials()
             trial = self.scheduler.choose_trial_to_run(self)
             if trial is None:
                 return
@@ -411,6 +421,24 @@ class TuneController:
             "name": self.experiment_name, "trainable_name": self.trainable_name,
             "search_finished": self.search_alg.is_finished(), "timestamp": time.time(),
         })  # fmt: skip
+
+
+def max_pending_trials(search_alg: Any, cluster_cpus: float) -> int:
+    """How many trials may wait to start, as Ray decides it: many for grid and random
+    search, so that schedulers such as PBT see the whole population at once; one for
+    other searchers, which should learn from results before suggesting more. The
+    environment variable TUNE_MAX_PENDING_TRIALS_PG overrides it."""
+    setting = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG", "auto")
+    if setting != "auto":
+        try:
+            return max(1, int(setting))
+        except ValueError:
+            raise TuneError(
+                f"TUNE_MAX_PENDING_TRIALS_PG={setting!r}: set it to a whole number of trials, or to 'auto'"
+            ) from None
+    if not isinstance(search_alg, BasicVariantGenerator):
+        return 1
+    return max(200, int(cluster_cpus * 1.1))
 
 
 def _bundle_options(bundle: dict) -> dict:

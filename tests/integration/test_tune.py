@@ -172,6 +172,62 @@ def counting_forever(config):
         tune.report(x=i)
 
 
+class TrialsCreatedAtStart(tune.Callback):
+    """Records, as each trial starts, how many trials exist and how many started before it."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.seen.append((len(trials), len(self.seen)))
+
+
+def run_six(tmp_path, **kwargs) -> list[tuple[int, int]]:
+    seen = TrialsCreatedAtStart()
+    tune.run(
+        lambda config: tune.report(ok=1), resources_per_trial={"cpu": 2}, callbacks=[seen],
+        storage_path=str(tmp_path), **quiet(**kwargs),
+    )  # fmt: skip
+    return seen.seen
+
+
+def test_grid_search_trials_are_all_pending_from_the_start(tmp_path):
+    """Grid and random search create their trials up front (Ray: up to 200 pending), so a
+    scheduler such as PBT sees the whole population while only some can run."""
+    seen = run_six(tmp_path, config={"x": tune.grid_search(list(range(6)))})
+    assert seen[0] == (6, 0)
+
+
+def test_a_searcher_is_asked_for_one_trial_at_a_time(tmp_path):
+    """Other search algorithms get one pending trial at a time, so they learn from results first."""
+    from greenroom.tune.search import Searcher
+
+    class Counting(Searcher):
+        def __init__(self):
+            super().__init__()
+            self.suggested = 0
+
+        def suggest(self, trial_id):
+            if self.suggested >= 6:
+                return Searcher.FINISHED
+            self.suggested += 1
+            return {"x": self.suggested}
+
+    seen = run_six(tmp_path, search_alg=Counting(), num_samples=6)
+    assert len(seen) == 6
+    assert all(created == started + 1 for created, started in seen), seen
+
+
+def test_max_pending_trials_from_the_environment(tmp_path, monkeypatch):
+    """TUNE_MAX_PENDING_TRIALS_PG caps the pending trials, as in Ray; a bad value is refused."""
+    monkeypatch.setenv("TUNE_MAX_PENDING_TRIALS_PG", "1")
+    seen = run_six(tmp_path, config={"x": tune.grid_search(list(range(6)))})
+    assert all(created == started + 1 for created, started in seen), seen
+    monkeypatch.setenv("TUNE_MAX_PENDING_TRIALS_PG", "many")
+    with pytest.raises(tune.TuneError, match="TUNE_MAX_PENDING_TRIALS_PG='many'"):
+        run_six(tmp_path, config={"x": tune.grid_search([1])})
+
+
 @pytest.mark.parametrize(
     ("stop", "expected"),
     [

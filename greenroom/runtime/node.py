@@ -380,6 +380,8 @@ class Node(ObjectLifetimes, BlockingGets, PlacementGroups, Pipelining):
                 self.actors.on_done(w, msg[1], msg[2], msg[3], msg[4])
             else:
                 self._on_done(w, msg[1], msg[2], msg[3], msg[4])
+            for ref_kind, key, delta in msg[6]:  # refs the call dropped: after its result's pins
+                self.reference_event(w.id, ref_kind, key, delta)
         elif kind == wire.REQUEST:
             self._on_request(w, msg[1], msg[2], msg[3])
         elif kind == wire.HANDLES:

@@ -11,8 +11,9 @@ node -> worker
     EXIT    [EXIT]
 worker -> node
     HELLO   [HELLO, PROTOCOL_VERSION, worker_id, pid]
-    DONE    [DONE, task_id, kind, payloads, contains, printed]  kind: VALUE or an error kind;
-            contains: ids of refs pickled in the payloads; printed: it wrote to stdout/stderr
+    DONE    [DONE, task_id, kind, payloads, contains, printed, dropped]  kind: VALUE or an error kind;
+            contains: ids of refs pickled in the payloads; printed: it wrote to stdout/stderr;
+            dropped: HANDLES events for refs the call let go, applied after the result
     REQUEST [REQUEST, request_id, op, args]
     RECALLED [RECALLED, task_id, removed]   answer to RECALL: removed is False if it had started
 zygote <-> node (SOCK_SEQPACKET, one message per packet)
@@ -20,7 +21,7 @@ zygote <-> node (SOCK_SEQPACKET, one message per packet)
                                         EXITED [EXITED, pid, code]  (code < 0: killed by signal -code)
 """
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # node -> worker
 EXEC = 1

@@ -171,10 +171,17 @@ class WorkerRuntime(ClientRuntime):
             self.conn.send([wire.HANDLES, events])
 
     def flush_events_after(self) -> None:
-        if self._losses:
-            with self._events_lock:
-                events, self._losses = self._losses, []
+        events = self.take_losses()
+        if events:
             self.conn.send([wire.HANDLES, events])
+
+    def take_losses(self) -> list:
+        """The refs dropped since the last message, to send along with the next one."""
+        if not self._losses:
+            return []
+        with self._events_lock:
+            events, self._losses = self._losses, []
+        return events
 
 
 class Executor:
@@ -202,7 +209,7 @@ class Executor:
         self.send_done(task_id, kind, payloads, contains)
 
     def send_done(self, task_id: bytes, kind: int, payloads: Any, contains: list) -> None:
-        """Report a call's outcome; reference gains go before it and losses after it."""
+        """Report a call's outcome; reference gains go before it, losses with it."""
         printed = False
         for stream in (sys.stdout, sys.stderr):
             if getattr(stream, "written", True):  # a stream we don't track: assume output
@@ -211,8 +218,9 @@ class Executor:
                 if hasattr(stream, "written"):
                     stream.written = False
         self.runtime.flush_events_before()
-        self.conn.send([wire.DONE, task_id, kind, payloads, contains, printed])
-        self.runtime.flush_events_after()
+        # Refs the call dropped ride in the same message: the node applies them right
+        # after storing the result, so a caller that has the result sees them applied.
+        self.conn.send([wire.DONE, task_id, kind, payloads, contains, printed, self.runtime.take_losses()])
 
     def _function(self, func_id: bytes, blob: bytes | None) -> Any:
         fn = self.functions.get(func_id)

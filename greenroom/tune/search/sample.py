@@ -79,6 +79,12 @@ class Domain:
         """Cast a drawn value to the domain's type."""
         return value
 
+    def _sampled(self, sampler: Sampler, allow_override: bool = False) -> Any:
+        """A copy of this domain that samples with ``sampler``."""
+        new = copy(self)
+        new.set_sampler(sampler, allow_override)
+        return new
+
     def set_sampler(self, sampler: Sampler, allow_override: bool = False) -> None:
         """Set the sampler; a second one is an error unless ``allow_override``."""
         if self.sampler is not None and not allow_override:
@@ -147,16 +153,12 @@ class Float(Domain):
     def uniform(self) -> Float:
         """Sample uniformly in ``[lower, upper)``."""
         check_bounds("uniform", self.lower, self.upper)
-        new = copy(self)
-        new.set_sampler(Uniform())
-        return new
+        return self._sampled(Uniform())
 
     def loguniform(self, base: float = 10) -> Float:
         """Sample uniformly in log space; needs ``0 < lower < upper``."""
         check_bounds("loguniform", self.lower, self.upper, positive=True)
-        new = copy(self)
-        new.set_sampler(LogUniform(base))
-        return new
+        return self._sampled(LogUniform(base))
 
     def normal(self, mean: float = 0.0, sd: float = 1.0) -> Float:
         """Sample from a Gaussian (the domain must be unbounded)."""
@@ -165,9 +167,7 @@ class Float(Domain):
                 f"normal sampling takes no bounds, got lower={self.lower!r}, upper={self.upper!r}; "
                 "use Float(None, None).normal(...) or tune.randn(mean, sd)"
             )
-        new = copy(self)
-        new.set_sampler(Normal(mean, sd))
-        return new
+        return self._sampled(Normal(mean, sd))
 
     def quantized(self, q: float) -> Float:
         """Round samples to multiples of ``q``; finite bounds must be multiples of ``q``."""
@@ -178,9 +178,7 @@ class Float(Domain):
                     f"{name} bound {bound!r} is not a multiple of q={q!r}; "
                     f"choose bounds that are multiples of q, or a q that divides them"
                 )
-        new = copy(self)
-        new.set_sampler(Quantized(new.get_sampler(), q), allow_override=True)
-        return new
+        return self._sampled(Quantized(self.get_sampler(), q), allow_override=True)
 
     def _draw(self, sampler: Sampler, rng: Any, config: Any) -> float:
         if isinstance(sampler, Quantized):
@@ -223,16 +221,12 @@ class Integer(Domain):
     def uniform(self) -> Integer:
         """Sample uniformly from ``lower`` to ``upper - 1``."""
         check_bounds("randint", self.lower, self.upper)
-        new = copy(self)
-        new.set_sampler(Uniform())
-        return new
+        return self._sampled(Uniform())
 
     def loguniform(self, base: float = 10) -> Integer:
         """Sample log-uniformly; needs ``0 < lower < upper``."""
         check_bounds("lograndint", self.lower, self.upper, positive=True)
-        new = copy(self)
-        new.set_sampler(LogUniform(base))
-        return new
+        return self._sampled(LogUniform(base))
 
     def quantized(self, q: int) -> Integer:
         """Round samples to multiples of ``q``; makes ``upper`` inclusive."""
@@ -244,9 +238,7 @@ class Integer(Domain):
             raise ValueError(
                 f"no multiple of q={q!r} lies in [{self.lower!r}, {self.upper!r}]; widen the bounds or lower q"
             )
-        new = copy(self)
-        new.set_sampler(Quantized(new.get_sampler(), q), allow_override=True)
-        return new
+        return self._sampled(Quantized(self.get_sampler(), q), allow_override=True)
 
     def _draw(self, sampler: Sampler, rng: Any, config: Any) -> int:
         if isinstance(sampler, Quantized):
@@ -286,15 +278,11 @@ class Categorical(Domain):
 
     def uniform(self) -> Categorical:
         """Sample each category with equal probability."""
-        new = copy(self)
-        new.set_sampler(Uniform())
-        return new
+        return self._sampled(Uniform())
 
     def grid(self) -> Categorical:
         """Mark as grid_search values."""
-        new = copy(self)
-        new.set_sampler(Grid())
-        return new
+        return self._sampled(Grid())
 
     def _draw(self, sampler: Sampler, rng: Any, config: Any) -> Any:
         if isinstance(sampler, Uniform):

@@ -6,7 +6,8 @@ import atexit
 import logging
 from typing import Any, Sequence
 
-from greenroom.runtime import config, state
+from greenroom import _config as config
+from greenroom.runtime import state
 from greenroom.runtime.context import RuntimeContext
 from greenroom.runtime.object_ref import ObjectRef
 

@@ -14,7 +14,7 @@ import math
 import os
 from typing import Any
 
-from greenroom.runtime import config
+from greenroom import _config as config
 from greenroom.tune.experiment.trial import Trial
 
 STATE_FILE = "experiment_state.json"

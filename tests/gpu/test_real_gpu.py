@@ -16,7 +16,7 @@ import pytest
 
 import greenroom
 from greenroom import tune
-from greenroom.runtime.config import detect_gpus
+from greenroom._config import detect_gpus
 
 pytestmark = [
     pytest.mark.skipif(detect_gpus() == 0, reason="needs an NVIDIA GPU and its driver (NVML)"),

@@ -1,4 +1,4 @@
-"""Everything greenroom reads from the environment and the machine, in one place."""
+"""Everything greenroom reads from the environment and the machine, in one place (a leaf: any layer may import it)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 """
 
 from greenroom import actor, exceptions, util
-from greenroom.actors import get_actor, kill, method
+from greenroom.actors import get_actor, kill, method, remote
 from greenroom.runtime.api import (
     available_resources,
     cancel,
@@ -19,7 +19,6 @@ from greenroom.runtime.api import (
 )
 from greenroom.runtime.context import get_gpu_ids
 from greenroom.runtime.object_ref import ObjectRef
-from greenroom.runtime.remote_function import remote
 
 __version__ = "0.1.0"
 

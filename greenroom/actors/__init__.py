@@ -2,5 +2,6 @@
 
 from greenroom.actors.actor_class import ActorClass, method
 from greenroom.actors.handle import ActorHandle, ActorMethod, get_actor, kill
+from greenroom.actors.remote import remote
 
-__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "get_actor", "kill", "method"]
+__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "get_actor", "kill", "method", "remote"]

@@ -7,8 +7,7 @@ import os
 from typing import Any, Callable
 
 from greenroom.actors.handle import ActorHandle
-from greenroom.runtime import serialization, state
-from greenroom.runtime.actor_host import ActorSpec
+from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
 from greenroom.runtime.options import check_names, placement_of
 from greenroom.runtime.task_spec import encode_args
@@ -108,9 +107,10 @@ class ActorClass:
         args, kwargs = rt.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, f"{self._name}.__init__")
         actor_id = rt.ids.task_id() + b"\xac\xac\xac\xac"
-        spec = ActorSpec.make_wire(
+        placement = opts["placement"] or rt.default_placement
+        spec = wire.ActorSpec(
             actor_id=actor_id, class_name=self._name, class_blob=self._blob, args_blob=args_blob,
-            deps=deps, request=opts["request"], placement=opts["placement"] or rt.default_placement,
+            deps=deps, request=dict(opts["request"].amounts), placement=list(placement) if placement else None,
             max_restarts=opts["max_restarts"], max_task_retries=opts["max_task_retries"],
             max_concurrency=opts["max_concurrency"], is_async=self._is_async,
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),

@@ -9,54 +9,26 @@ across restarts. Lifecycle decisions come from the pure ``ActorState``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.actor_state import ALIVE, DEAD, PENDING, ActorState
-from greenroom.runtime.worker_pool import WorkerProc, describe_exit
+from greenroom.runtime.node_loop import NodeLoop
+from greenroom.runtime.node_objects import ObjectLifetimes
+from greenroom.runtime.object_ref import return_ids
+from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
 from greenroom.scheduler.errors import Unschedulable
+from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 
 @dataclass(slots=True, eq=False)
-class ActorSpec:
-    actor_id: bytes
-    class_name: str
-    class_blob: bytes
-    args_blob: bytes
-    deps: list
-    request: ResourceSet
-    placement: tuple | None
-    max_restarts: int
-    max_task_retries: int
-    max_concurrency: int
-    is_async: bool
-    name: str | None
-    namespace: str
-    detached: bool
-    methods: dict  # method name -> num_returns
-    pins: list  # actor handles in the constructor's arguments
-    ref_pins: list  # ObjectRefs nested in them
-
-    @classmethod
-    def from_wire(cls, msg: list) -> ActorSpec:
-        spec = cls(*msg)
-        spec.request = ResourceSet.from_units(spec.request)
-        spec.placement = tuple(spec.placement) if spec.placement else None
-        return spec
-
-    @classmethod
-    def make_wire(cls, **values: Any) -> list:
-        """The wire form: field values in declaration order (request as units)."""
-        values["request"] = dict(values["request"].amounts)
-        values["placement"] = list(values["placement"]) if values["placement"] else None
-        return [values[f.name] for f in fields(cls)]
-
-
-@dataclass(slots=True, eq=False)
 class Call:
+    """An actor call on the node (the fields of wire.CallSpec, and its arguments' readiness)."""
+
     task_id: bytes
     method: str
     args_blob: bytes
@@ -74,9 +46,11 @@ class Call:
 
 @dataclass(slots=True, eq=False)
 class ActorRecord:
-    spec: ActorSpec
+    spec: wire.ActorSpec
     state: ActorState
     owner: int  # process that created it: 0 the driver, else a worker id
+    request: ResourceSet
+    placement: tuple | None
     worker: WorkerProc | None = None
     granted: bool = False
     assigned: list = field(default_factory=list)
@@ -94,14 +68,25 @@ class ActorRecord:
 
 
 class ActorHost:
-    def __init__(self, node: Any) -> None:
-        self.node = node
+    """Owns the node's actors and their names."""
+
+    def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
+                 *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
+                 broken: Callable[[], str | None], schedule: Callable[[], None]) -> None:  # fmt: skip
+        self.loop = loop
+        self.scheduler = scheduler
+        self.lifetimes = lifetimes
+        self.objects = lifetimes.objects
+        self.pool = pool
+        self.placement_info = placement_info
+        self.assigned = assigned
+        self.broken = broken
+        self.schedule = schedule
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
 
     # -- creation ------------------------------------------------------------------------
-    def create(self, wire_spec: list, owner: int, get_if_exists: bool) -> list:
-        spec = ActorSpec.from_wire(wire_spec)
+    def create(self, spec: wire.ActorSpec, owner: int, get_if_exists: bool) -> list:
         if spec.name:
             existing = self.names.get((spec.namespace, spec.name))
             if existing is not None:
@@ -111,23 +96,28 @@ class ActorHost:
                     f"an actor named {spec.name!r} already exists in namespace {spec.namespace!r}; "
                     "pick another name, or pass get_if_exists=True to get the existing actor"
                 )
-        reason = self.node.scheduler.infeasible_reason(spec.request, spec.placement)
+        request = ResourceSet.from_units(spec.request)
+        placement = tuple(spec.placement) if spec.placement else None
+        reason = self.scheduler.infeasible_reason(request, placement)
         if reason:
             raise exceptions.ActorUnschedulableError(f"actor {spec.class_name}: {reason}")
-        rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner)
+        rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner, request, placement)
         rec.holders.add(owner)
         self.actors[spec.actor_id] = rec
         if spec.name:
             self.names[(spec.namespace, spec.name)] = spec.actor_id
-        self._pin(spec.pins, +1)
-        self.node.pin_objects(_ctor_objects(spec), +1)
-        objects = self.node.objects
+        self.pin(spec.pins, +1)
+        self.lifetimes.pin(_ctor_objects(spec), +1)
         for dep in spec.deps:
-            if objects.on_ready(dep[1], lambda _o, _e, r=rec: self.node.on_loop(self._ctor_dep_ready, r)):
+            if self.objects.on_ready(dep[1], lambda _o, _e, r=rec: self.loop.on_loop(self._ctor_dep_ready, r)):
                 rec.deps_pending += 1
         if rec.deps_pending == 0:
             self._queue_creation(rec)
         return self.info(rec)
+
+    def describe(self, actor_id: bytes) -> str | None:
+        rec = self.actors.get(actor_id)
+        return rec.describe() if rec is not None else None
 
     def info(self, rec: ActorRecord) -> list:
         s = rec.spec
@@ -142,16 +132,16 @@ class ActorHost:
         if rec.state.state == DEAD:
             return
         for _pos, oid in rec.spec.deps:
-            entry = self.node.objects.get(oid)
+            entry = self.objects.get(oid)
             if entry.kind != wire.VALUE:
                 self._die(rec, f"an argument of its constructor failed: {_payload_text(entry.payload)}")
                 return
         try:
-            self.node.scheduler.submit(rec.spec.actor_id, rec.spec.request, rec.spec.placement)
+            self.scheduler.submit(rec.spec.actor_id, rec.request, rec.placement)
         except Unschedulable as e:
             self._die(rec, str(e))
             return
-        self.node._schedule()
+        self.schedule()
 
     def granted(self, actor_id: bytes, allocation: Any) -> bool:
         """The scheduler granted an actor's resources: start its process. False if not an actor."""
@@ -159,37 +149,34 @@ class ActorHost:
         if rec is None:
             return False
         if rec.state.state == DEAD:
-            self.node.scheduler.release(actor_id)
+            self.scheduler.release(actor_id)
             return True
         rec.granted = True
-        rec.assigned = self.node._assigned(allocation)
+        rec.assigned = self.assigned(allocation)
         self._start_process(rec)
         return True
 
     def _start_process(self, rec: ActorRecord) -> None:
-        if self.node.broken:
-            self._die(rec, self.node.broken)
+        broken = self.broken()
+        if broken:
+            self._die(rec, broken)
             return
-        w = self.node.pool.spawn(",".join(map(str, rec.assigned[1])))
+        w = self.pool.spawn(",".join(map(str, rec.assigned[1])))
         w.actor = rec
         rec.worker = w
-        if w.transport is not None:
-            self.worker_ready(w)
 
     def worker_ready(self, w: WorkerProc) -> None:
         rec = w.actor
         rec.pid = w.pid
         s = rec.spec
-        deps = [[pos, wire.VALUE, self.node.objects.get(oid).payload] for pos, oid in s.deps]
-        w.send([wire.ACTOR_INIT, s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned,
-                s.max_concurrency, s.is_async, s.class_name, self.node.placement_info(s.placement)])  # fmt: skip
+        deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
+        w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
+                              s.is_async, s.class_name, self.placement_info(rec.placement)))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
-    def submit_call(self, actor_id: bytes, wire_call: list, holder: int = 0) -> None:
-        call = Call(*wire_call)
-        ids = [call.task_id + i.to_bytes(4, "little") for i in range(call.num_returns)]
-        self.node.objects.ensure(ids, call.name, holder=holder)
-        self.node._hold(holder, ids)
+    def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
+        call = Call(*call_spec)
+        self.lifetimes.create_held(return_ids(call.task_id, call.num_returns), call.name, holder)
         rec = self.actors.get(actor_id)
         if rec is None:
             self._fail_call(call, exceptions.ActorDiedError(f"actor {actor_id.hex()} does not exist on this node"))
@@ -197,11 +184,11 @@ class ActorHost:
         if rec.state.state == DEAD:
             self._fail_call(call, self._died_error(rec, call))
             return
-        self._pin(call.pins, +1)
-        self.node.pin_objects(call.object_ids(), +1)
+        self.pin(call.pins, +1)
+        self.lifetimes.pin(call.object_ids(), +1)
         rec.calls[call.task_id] = call
         for dep in call.deps:
-            if self.node.objects.on_ready(dep[1], lambda _o, _e, r=rec, c=call: self.node.on_loop(self._call_dep_ready, r, c)):
+            if self.objects.on_ready(dep[1], lambda _o, _e, r=rec, c=call: self.loop.on_loop(self._call_dep_ready, r, c)):
                 call.deps_pending += 1
         rec.state.submit(call.task_id)
         self._pump(rec)
@@ -213,9 +200,9 @@ class ActorHost:
 
     def _pump(self, rec: ActorRecord) -> None:
         """Send calls in submission order; a call still waiting for its arguments holds back later ones."""
-        if rec.state.state != ALIVE or rec.worker is None or rec.worker.transport is None:
+        if rec.state.state != ALIVE or rec.worker is None or not rec.worker.ready:
             return
-        objects = self.node.objects
+        objects = self.objects
         ready = lambda key: key not in rec.calls or not rec.calls[key].deps_pending  # noqa: E731
         for key in rec.state.sendable(ready):
             call = rec.calls.get(key)
@@ -230,10 +217,10 @@ class ActorHost:
                 self._end_call(call, entry.kind, [entry.payload] * call.num_returns)
                 continue
             deps = [[pos, wire.VALUE, objects.get(oid).payload] for pos, oid in call.deps]
-            rec.worker.send([wire.ACTOR_CALL, call.task_id, call.method, call.args_blob, deps,
-                             call.num_returns, call.name])  # fmt: skip
+            rec.worker.send(wire.ActorCall(call.task_id, call.method, call.args_blob, deps, call.num_returns, call.name))
 
-    def on_done(self, w: WorkerProc, task_id: bytes, kind: int, payloads: list, contains: list) -> None:
+    def on_done(self, w: WorkerProc, done: wire.Done) -> None:
+        task_id, kind, payloads = done.task_id, done.kind, done.payloads
         rec = w.actor
         if task_id == rec.spec.actor_id:  # the constructor finished
             if kind == wire.VALUE:
@@ -248,7 +235,7 @@ class ActorHost:
         rec.state.done(task_id)
         if len(payloads) != call.num_returns:
             payloads = payloads * call.num_returns
-        self._end_call(call, kind, payloads, contains)
+        self._end_call(call, kind, payloads, done.contains)
         if rec.state.terminate_when_idle and rec.state.idle():
             self._die(rec, "all handles to it went out of scope", graceful=True)
 
@@ -262,7 +249,7 @@ class ActorHost:
         if rec is None or rec.worker is not w or rec.state.state == DEAD:
             return
         rec.worker = None
-        self.node._own(self._after_death(rec, w))
+        self.loop.own(self._after_death(rec, w))
 
     async def _after_death(self, rec: ActorRecord, w: WorkerProc) -> None:
         try:
@@ -306,21 +293,21 @@ class ActorHost:
         w, rec.worker = rec.worker, None
         if w is not None:
             if graceful:
-                self.node.pool.retire(w)
+                self.pool.retire(w)
             else:
                 w.kill()
         if rec.granted:
             rec.granted = False
-            self.node.scheduler.release(rec.spec.actor_id)
+            self.scheduler.release(rec.spec.actor_id)
         else:
-            self.node.scheduler.cancel(rec.spec.actor_id)
+            self.scheduler.cancel(rec.spec.actor_id)
         if rec.spec.name and self.names.get((rec.spec.namespace, rec.spec.name)) == rec.spec.actor_id:
             del self.names[(rec.spec.namespace, rec.spec.name)]
-        self._pin(rec.spec.pins, -1)
+        self.pin(rec.spec.pins, -1)
         if not rec.ctor_unpinned:
             rec.ctor_unpinned = True
-            self.node.pin_objects(_ctor_objects(rec.spec), -1)
-        self.node._schedule()
+            self.lifetimes.pin(_ctor_objects(rec.spec), -1)
+        self.schedule()
 
     def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
         return exceptions.ActorDiedError(
@@ -333,9 +320,9 @@ class ActorHost:
 
     def _end_call(self, call: Call, kind: int, payloads: list, contains: list | None = None) -> None:
         """Store a call's outcome and let go of what it kept alive."""
-        self.node._complete_returns(call.task_id, call.num_returns, kind, payloads, contains)
-        self._pin(call.pins, -1)
-        self.node.pin_objects(call.object_ids(), -1)
+        self.lifetimes.complete_returns(call.task_id, call.num_returns, kind, payloads, contains)
+        self.pin(call.pins, -1)
+        self.lifetimes.pin(call.object_ids(), -1)
 
     # -- names and scope -------------------------------------------------------------------
     def get_actor(self, name: str, namespace: str) -> list:
@@ -356,7 +343,8 @@ class ActorHost:
         else:
             rec.pinned_for_good = True
 
-    def _pin(self, actor_ids: list, delta: int) -> None:
+    def pin(self, actor_ids: list, delta: int) -> None:
+        """Keep actors alive (+1) while a task or value holds their handles, or let go (-1)."""
         for actor_id in actor_ids:
             rec = self.actors.get(actor_id)
             if rec is not None:
@@ -387,7 +375,7 @@ class ActorHost:
                 self._check_scope(rec)
 
 
-def _ctor_objects(spec: ActorSpec) -> list:
+def _ctor_objects(spec: wire.ActorSpec) -> list:
     return [oid for _pos, oid in spec.deps] + list(spec.ref_pins)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.connection import NodeGone
 from greenroom.runtime.context import TaskContext, set_task_context
 
 
@@ -42,7 +43,7 @@ class ThreadedConnection:
         self.dispatch: Any = None
         self.closed = threading.Event()
 
-    def send(self, msg: list) -> None:
+    def send(self, msg: tuple) -> None:
         data = serialization.pack(msg)
         with self.lock:
             self.sock.sendall(data)
@@ -53,19 +54,19 @@ class ThreadedConnection:
             self._next += 1
             rid = self._next
             self.pending[rid] = fut
-            self.sock.sendall(serialization.pack([wire.REQUEST, rid, op, args]))
+            self.sock.sendall(serialization.pack(wire.Request(rid, op, args)))
         return fut
 
-    def request(self, op: str, args: Any) -> list:
+    def request(self, op: str, args: Any) -> wire.Reply:
         return self.request_future(op, args).result()
 
     def start(self, dispatch: Any) -> None:
         self.dispatch = dispatch
         threading.Thread(target=self._read_loop, name="actor-reader", daemon=True).start()
 
-    def _handle(self, msg: list) -> None:
-        if msg[0] == wire.REPLY:
-            fut = self.pending.pop(msg[1], None)
+    def _handle(self, msg: Any) -> None:
+        if type(msg) is wire.Reply:
+            fut = self.pending.pop(msg.request_id, None)
             if fut is not None:
                 fut.set_result(msg)
         else:
@@ -76,14 +77,14 @@ class ThreadedConnection:
             for msg in self.backlog:
                 self._handle(msg)
             for msg in self.unpacker:
-                self._handle(msg)
+                self._handle(wire.decode(msg))
             while True:
                 data = self.sock.recv(1 << 18)
                 if not data:
                     break
                 self.unpacker.feed(data)
                 for msg in self.unpacker:
-                    self._handle(msg)
+                    self._handle(wire.decode(msg))
         except OSError:
             pass
         finally:
@@ -95,14 +96,19 @@ class ThreadedConnection:
 class Actor:
     """The instance and how to run calls on it (see the module docstring)."""
 
-    def __init__(self, executor: Any, msg: list) -> None:
-        (_, self.actor_id, class_blob, args_blob, deps, self.assigned, self.max_concurrency,
-         self.is_async, self.class_name, self.placement) = msg  # fmt: skip
+    def __init__(self, executor: Any, msg: wire.ActorInit) -> None:
+        self.actor_id = msg.actor_id
+        self.assigned = msg.assigned
+        self.max_concurrency = msg.max_concurrency
+        self.is_async = msg.is_async
+        self.class_name = msg.class_name
+        self.placement = msg.placement
+        class_blob = msg.class_blob
         self.executor = executor
         set_task_context(self._context(self.actor_id[:12]))
         self.instance = None
         kind, payloads, _ = executor.load_and_call(
-            self.actor_id, lambda: serialization.loads(class_blob), args_blob, deps,
+            self.actor_id, lambda: serialization.loads(class_blob), msg.args_blob, msg.deps,
             1, f"{self.class_name}.__init__", construct=True,
         )  # fmt: skip
         if kind == wire.VALUE:
@@ -114,26 +120,26 @@ class Actor:
     def _context(self, task_id: bytes) -> TaskContext:
         return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement)
 
-    def run_call(self, msg: list) -> None:
-        _, task_id, method, args_blob, deps, num_returns, name = msg
-        set_task_context(self._context(task_id))
+    def run_call(self, msg: wire.ActorCall) -> None:
+        set_task_context(self._context(msg.task_id))
         try:
             kind, payloads, contains = self.executor.load_and_call(
-                task_id, lambda: getattr(self.instance, method), args_blob, deps, num_returns, name
+                msg.task_id, lambda: getattr(self.instance, msg.method), msg.args_blob, msg.deps,
+                msg.num_returns, msg.name,
             )
         except ActorExit:
-            self.executor.conn.send([wire.ACTOR_EXIT])
+            self.executor.conn.send(wire.ActorExiting())
             raise
-        self.executor.send_done(task_id, kind, payloads, contains)
+        self.executor.send_done(msg.task_id, kind, payloads, contains)
 
-    async def run_call_async(self, msg: list, limit: asyncio.Semaphore) -> None:
-        _, task_id, method, args_blob, deps, num_returns, name = msg
+    async def run_call_async(self, msg: wire.ActorCall, limit: asyncio.Semaphore) -> None:
         async with limit:
-            set_task_context(self._context(task_id))
+            set_task_context(self._context(msg.task_id))
             kind, payloads, contains = await self.executor.load_and_call_async(
-                task_id, lambda: getattr(self.instance, method), args_blob, deps, num_returns, name
+                msg.task_id, lambda: getattr(self.instance, msg.method), msg.args_blob, msg.deps,
+                msg.num_returns, msg.name,
             )
-            self.executor.send_done(task_id, kind, payloads, contains)
+            self.executor.send_done(msg.task_id, kind, payloads, contains)
 
     # -- the three ways to run -----------------------------------------------------------
     def serve(self, conn: Any) -> int:
@@ -146,24 +152,20 @@ class Actor:
         return self._serve_sync(conn)
 
     def _wait_exit(self, conn: Any) -> int:
-        from greenroom.runtime.worker import NodeGone
-
         try:
-            while conn.recv()[0] != wire.EXIT:
+            while type(conn.recv()) is not wire.Exit:
                 pass
         except NodeGone:
             pass
         return 0
 
     def _serve_sync(self, conn: Any) -> int:
-        from greenroom.runtime.worker import NodeGone
-
         try:
             while True:
                 msg = conn.recv()
-                if msg[0] == wire.ACTOR_CALL:
+                if type(msg) is wire.ActorCall:
                     self.run_call(msg)
-                elif msg[0] == wire.EXIT:
+                elif type(msg) is wire.Exit:
                     return 0
         except (NodeGone, ActorExit):
             return 0
@@ -180,16 +182,16 @@ class Actor:
         pool = concurrent.futures.ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="actor")
         done = threading.Event()
 
-        def call(msg: list) -> None:
+        def call(msg: wire.ActorCall) -> None:
             try:
                 self.run_call(msg)
             except ActorExit:
                 done.set()
 
-        def dispatch(msg: list) -> None:
-            if msg[0] == wire.ACTOR_CALL:
+        def dispatch(msg: Any) -> None:
+            if type(msg) is wire.ActorCall:
                 pool.submit(call, msg)
-            elif msg[0] == wire.EXIT:
+            elif type(msg) is wire.Exit:
                 done.set()
 
         threaded.start(dispatch)
@@ -205,7 +207,7 @@ class Actor:
         stop = loop.create_future()
         tasks: set[asyncio.Task] = set()
 
-        def start_call(msg: list) -> None:
+        def start_call(msg: wire.ActorCall) -> None:
             task = loop.create_task(self.run_call_async(msg, limit))
             tasks.add(task)
             task.add_done_callback(finished)
@@ -213,13 +215,13 @@ class Actor:
         def finished(task: asyncio.Task) -> None:
             tasks.discard(task)
             if not task.cancelled() and isinstance(task.exception(), ActorExit) and not stop.done():
-                threaded.send([wire.ACTOR_EXIT])
+                threaded.send(wire.ActorExiting())
                 stop.set_result(None)
 
-        def dispatch(msg: list) -> None:
-            if msg[0] == wire.ACTOR_CALL:
+        def dispatch(msg: Any) -> None:
+            if type(msg) is wire.ActorCall:
                 loop.call_soon_threadsafe(start_call, msg)
-            elif msg[0] == wire.EXIT:
+            elif type(msg) is wire.Exit:
                 loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(None))
 
         threaded.start(dispatch)

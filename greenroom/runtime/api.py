@@ -125,14 +125,17 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     }
     gpu_names = config.driver_visible_gpus()
     store = object_store_memory or int(config.machine_memory() * 0.3)  # Ray's default share
-    node = Node(ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store)
+    namespace = namespace or f"anonymous-{uuid.uuid4().hex[:8]}"
+    node = Node(
+        ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store,
+        namespace=namespace, preload=["greenroom"],  # workers start with the public API imported
+    )  # fmt: skip
     try:
         node.start()
     except BaseException:
         node.stop()
         raise
-    rt = DriverRuntime(node, namespace or f"anonymous-{uuid.uuid4().hex[:8]}")
-    node.namespace = rt.namespace
+    rt = DriverRuntime(node, namespace)
     rt.init_context = InitContext(
         address_info={"address": "local", "node_id": "local"}, dashboard_url=None,
         object_store_memory=object_store_memory,
@@ -152,6 +155,7 @@ def shutdown() -> None:
 
 
 atexit.register(shutdown)
+state.set_starter(init)
 
 
 def is_initialized() -> bool:

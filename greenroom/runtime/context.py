@@ -15,10 +15,10 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class TaskContext:
     task_id: bytes
-    # [resources as {name: amount}, gpu ids]; see Node._exec_message
+    # [resources as {name: amount}, gpu ids]: wire.Exec.assigned
     assigned: list = field(default_factory=lambda: [{}, []])
     actor_id: bytes | None = None
-    placement: list | None = None  # [pg id, bundles, strategy, ready id] of the group it runs in
+    placement: list | None = None  # wire.PlacementInfo of the group it runs in
 
 
 _task_context: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(

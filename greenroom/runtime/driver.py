@@ -14,7 +14,7 @@ from greenroom import exceptions
 from greenroom.runtime import wire
 from greenroom.runtime.node import Node
 from greenroom.runtime.node_objects import DRIVER
-from greenroom.runtime.object_ref import IdMinter
+from greenroom.runtime.object_ref import IdMinter, return_ids
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec
 
@@ -41,28 +41,25 @@ class DriverRuntime(Runtime):
         node.check_usable()
         shape = (spec.request, spec.placement)
         if shape not in self._feasible:
-            reason = node.check_feasible(spec.request, spec.placement)
+            reason = node.scheduler.infeasible_reason(spec.request, spec.placement)
             if reason:
                 raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
             if spec.placement is None:  # a group's bundles can go away; the node's can't
                 self._feasible[shape] = None
-        n = spec.num_returns
-        tid = spec.task_id
-        self.objects.create([tid + i.to_bytes(4, "little") for i in range(n)], spec.name, holder=DRIVER)
+        self.objects.create(return_ids(spec.task_id, spec.num_returns), spec.name, holder=DRIVER)
         node.submit_threadsafe(spec)
 
-    def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
+    def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
         node = self.node
         node.check_usable()
-        task_id, num_returns = call[0], call[4]
-        self.objects.create([task_id + i.to_bytes(4, "little") for i in range(num_returns)], call[5], holder=DRIVER)
-        node.post(node.actors.submit_call, actor_id, call)
+        self.objects.create(return_ids(call.task_id, call.num_returns), call.name, holder=DRIVER)
+        node.loop.post(node.actors.submit_call, actor_id, call)
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         node = self.node
         if not node.closed:
             # Gains must land before anything that could release a pin; losses may wait.
-            (node.post if delta >= 0 else node.post_lazy)(node.reference_event, DRIVER, kind, key, delta)
+            (node.loop.post if delta >= 0 else node.loop.post_lazy)(node.reference_event, DRIVER, kind, key, delta)
 
     def call(self, method: str, *args: Any) -> Any:
         return self.node.call(method, *args)
@@ -101,7 +98,7 @@ class DriverRuntime(Runtime):
         self.objects.create([oid], "put", holder=DRIVER)
         self.objects.complete(oid, wire.VALUE, payload)
         if contains:
-            self.node.post(self.node.set_contains, [oid], contains)
+            self.node.loop.post(self.node.lifetimes.set_contains, [oid], contains)
 
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         if oid not in self.objects.entries:

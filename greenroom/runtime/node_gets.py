@@ -1,22 +1,25 @@
-"""Part of the Node: get() and wait() from workers, and the deadlock watch.
+"""get() and wait() from workers, and the deadlock watch.
 
 A task blocked in get() lends its CPU back (so the work it waits on can run);
 an actor keeps its resources for life. When blocked holders wait on work that
 only their own resources could ever run, the waiting gets fail with
-ResourceDeadlockError instead of hanging (Ray hangs). State lives on the Node;
-this mixin only groups the methods. Loop thread only.
+ResourceDeadlockError instead of hanging (Ray hangs). Loop thread only.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.node_loop import NodeLoop
+from greenroom.runtime.object_table import ObjectTable
+from greenroom.runtime.task_state import RUNNING, STARTING
 from greenroom.runtime.worker_pool import WorkerProc
 from greenroom.scheduler.deadlock import BlockedTask, find_deadlock
+from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 
@@ -32,12 +35,30 @@ class PendingGet:
     remaining: int = 0
     timer: Any = None
     done: bool = False
-    task_id: bytes | None = None
-
+    holder: bytes | None = None  # the blocked task's id, or the actor's
 
 
 class BlockingGets:
-    def _request_get(self, w: WorkerProc, rid: int, ids: list, num: int, timeout: float | None, payloads: bool) -> None:
+    """Owns the gets in progress in workers; see the module docstring."""
+
+    def __init__(self, loop: NodeLoop, objects: ObjectTable, scheduler: Scheduler,
+                 task_record: Callable[[bytes], Any], describe_actor: Callable[[bytes], str | None],
+                 schedule: Callable[[], None]) -> None:  # fmt: skip
+        self.loop = loop
+        self.objects = objects
+        self.scheduler = scheduler
+        self.task_record = task_record  # task id -> its TaskRecord, or None
+        self.describe_actor = describe_actor
+        self.schedule = schedule
+        self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
+        self._actor_gets: list[PendingGet] = []  # actors' gets in progress
+
+    @property
+    def any(self) -> bool:
+        """Whether some worker waits in get(): the deadlock watch must run."""
+        return bool(self._blocked) or bool(self._actor_gets)
+
+    def request(self, w: WorkerProc, rid: int, ids: list, num: int, timeout: float | None, payloads: bool) -> None:
         entries = self.objects.entries
         for oid in ids:
             if oid not in entries:
@@ -46,36 +67,36 @@ class BlockingGets:
         ready = sum(1 for oid in ids if entries[oid].kind is not None)
         pending.remaining = num - ready
         if pending.remaining <= 0 or timeout == 0:
-            self._reply_get(pending)
+            self._reply(pending)
             return
 
         def arrived(_oid: bytes, _entry: Any) -> None:
-            if threading.current_thread() is not self.thread:
-                self.loop.call_soon_threadsafe(arrived, _oid, _entry)
-                return
-            pending.remaining -= 1
-            if pending.remaining <= 0:
-                self._reply_get(pending)
+            self.loop.on_loop(self._arrived, pending)
 
         for oid in ids:
             self.objects.on_ready(oid, arrived)
         if pending.done:
             return
         if timeout is not None:
-            pending.timer = self.loop.call_later(timeout, self._reply_get, pending, True)
+            pending.timer = self.loop.loop.call_later(timeout, self._reply, pending, True)
         task = w.task
         if task is not None:
             # Blocked in get(): lend the task's CPU back so the work it waits on can run.
-            pending.task_id = task.spec.task_id
-            self._blocked[task.spec.task_id] = pending
-            self.scheduler.block(task.spec.task_id)
-            self._schedule()
+            pending.holder = task.spec.task_id
+            self._blocked[pending.holder] = pending
+            self.scheduler.block(pending.holder)
+            self.schedule()
         elif w.actor is not None:  # an actor keeps its resources; only watch for deadlock
-            pending.task_id = w.actor.spec.actor_id
+            pending.holder = w.actor.spec.actor_id
             self._actor_gets = [p for p in self._actor_gets if not p.done] + [pending]
-            self._schedule()
+            self.schedule()
 
-    def _drop_pending_get(self, task_id: bytes) -> None:
+    def _arrived(self, pending: PendingGet) -> None:
+        pending.remaining -= 1
+        if pending.remaining <= 0:
+            self._reply(pending)
+
+    def drop(self, task_id: bytes) -> None:
         """The task ended while in get() (cancelled, crashed): forget its get."""
         p = self._blocked.pop(task_id, None)
         if p is not None:
@@ -83,15 +104,15 @@ class BlockingGets:
             if p.timer is not None:
                 p.timer.cancel()
 
-    def _reply_get(self, p: PendingGet, timed_out: bool = False, error: BaseException | None = None) -> None:
+    def _reply(self, p: PendingGet, timed_out: bool = False, error: BaseException | None = None) -> None:
         if p.done:
             return
         p.done = True
         if p.timer is not None:
             p.timer.cancel()
-        if p.task_id is not None and self._blocked.get(p.task_id) is p:
-            del self._blocked[p.task_id]
-            self.scheduler.unblock(p.task_id)
+        if p.holder is not None and self._blocked.get(p.holder) is p:
+            del self._blocked[p.holder]
+            self.scheduler.unblock(p.holder)
         entries = self.objects.entries
         if error is None and timed_out and p.payloads:
             missing = sum(1 for o in p.ids if entries[o].kind is None)
@@ -99,13 +120,14 @@ class BlockingGets:
                 f"get() timed out after {p.timeout} s: {missing} of {len(p.ids)} objects not ready"
             )
         if error is not None:
-            p.worker.send([wire.REPLY, p.rid, False, serialization.dumps(error)])
+            p.worker.send(wire.Reply(p.rid, False, serialization.dumps(error)))
         elif p.payloads:
-            p.worker.send([wire.REPLY, p.rid, True, [[entries[o].kind, entries[o].payload, entries[o].name] for o in p.ids]])
+            p.worker.send(wire.Reply(p.rid, True, [[entries[o].kind, entries[o].payload, entries[o].name] for o in p.ids]))
         else:
-            p.worker.send([wire.REPLY, p.rid, True, [o for o in p.ids if entries[o].kind is not None]])
+            p.worker.send(wire.Reply(p.rid, True, [o for o in p.ids if entries[o].kind is not None]))
 
-    def _check_deadlock(self) -> None:
+    # -- the deadlock watch ---------------------------------------------------------------
+    def check_deadlock(self) -> None:
         """Fail gets that wait on work only blocked holders' resources could run (Ray hangs).
 
         Holders are tasks blocked in get() (their CPU is lent back, the rest kept)
@@ -115,8 +137,8 @@ class BlockingGets:
         queued: dict[bytes, ResourceSet] = {}
         pending_by_holder: dict[bytes, list[PendingGet]] = {}
         capacity = self.scheduler.total
-        for p in self._gets_in_holders():
-            pending_by_holder.setdefault(p.task_id, []).append(p)
+        for p in [*self._blocked.values(), *(p for p in self._actor_gets if not p.done)]:
+            pending_by_holder.setdefault(p.holder, []).append(p)
         for key, gets in pending_by_holder.items():
             held = self.scheduler.held(key)
             if held is None:
@@ -127,13 +149,13 @@ class BlockingGets:
             )  # fmt: skip
             waits = frozenset(
                 o[:12] for p in gets for o in p.ids
-                if self.objects.entries[o].kind is None and o[:12] in self.tasks
+                if self.objects.entries[o].kind is None and self.task_record(o[:12]) is not None
             )  # fmt: skip
             blocked[key] = BlockedTask(held=kept, waits_on=waits)
             capacity = capacity - kept
             for dep in waits:
-                t = self.tasks[dep]
-                if not t.granted and dep not in self._blocked:
+                t = self.task_record(dep)
+                if t.state.phase not in (STARTING, RUNNING) and dep not in self._blocked:  # not granted
                     queued[dep] = t.spec.request
         if not queued:
             return
@@ -142,7 +164,7 @@ class BlockingGets:
             return
         holders = ", ".join(f"{self._holder_name(k)} (holding {blocked[k].held.describe()})" for k in stuck)
         for key in stuck:
-            waits = [self.tasks[d] for d in sorted(blocked[key].waits_on) if d in queued]
+            waits = [self.task_record(d) for d in sorted(blocked[key].waits_on) if d in queued]
             wanted = "; ".join(f"{t.spec.name!r} needs {t.spec.request.describe()}" for t in waits)
             error = exceptions.ResourceDeadlockError(
                 f"{self._holder_name(key)} is blocked in get() waiting on work that can never run: "
@@ -152,15 +174,10 @@ class BlockingGets:
                 "{...inner work...}])), or request fewer resources for the outer task or actor."
             )
             for p in pending_by_holder[key]:
-                self._reply_get(p, error=error)
-
-    def _gets_in_holders(self) -> list[PendingGet]:
-        return [*self._blocked.values(), *(p for p in self._actor_gets if not p.done)]
+                self._reply(p, error=error)
 
     def _holder_name(self, key: bytes) -> str:
-        task = self.tasks.get(key)
+        task = self.task_record(key)
         if task is not None:
             return f"task {task.spec.name!r}"
-        rec = self.actors.actors.get(key)
-        return rec.describe() if rec is not None else key.hex()
-
+        return self.describe_actor(key) or key.hex()

@@ -1,32 +1,63 @@
-"""Part of the Node: placement groups (create, remove, find by name, the table).
+"""Placement groups: create, remove, find by name, the table.
 
-Reservations themselves are the Scheduler's; this is the API around them.
-State lives on the Node; this mixin only groups the methods. Loop thread only.
+Reservations themselves are the Scheduler's; this owns the groups' names,
+bundles and ready objects around them. Loop thread only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.object_table import ObjectTable
 from greenroom.scheduler.errors import Unschedulable
+from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 
+@dataclass(slots=True, eq=False)
+class Group:
+    name: str
+    bundles: list[ResourceSet]
+    strategy: str
+    ready_id: bytes  # an object completed once the group is placed
+    removed: bool = False
+
+    def info(self, pg_id: str) -> wire.PlacementInfo:
+        return wire.PlacementInfo(pg_id, [b.to_dict() for b in self.bundles], self.strategy, self.ready_id)
+
+
 class PlacementGroups:
-    def placement_info(self, placement: tuple | None) -> list | None:
+    """Owns the node's placement groups; see the module docstring."""
+
+    def __init__(self, scheduler: Scheduler, objects: ObjectTable, schedule: Callable[[], None]) -> None:
+        self.scheduler = scheduler
+        self.objects = objects
+        self.schedule = schedule
+        self.groups: dict[str, Group] = {}
+        self._names: dict[str, str] = {}
+        self._counter = 0
+
+    def info(self, placement: tuple | None) -> wire.PlacementInfo | None:
         """What a task learns of the group it runs in (for get_current_placement_group)."""
         if placement is None:
             return None
-        pg = self.placement_groups.get(placement[0])
-        if pg is None:
-            return None
-        return [placement[0], [b.to_dict() for b in pg["bundles"]], pg["strategy"], pg["ready"]]
+        group = self.groups.get(placement[0])
+        return None if group is None else group.info(placement[0])
 
-    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str) -> list:
-        if name and name in self._pg_names:
+    def placed(self, pg_id: str) -> None:
+        """The scheduler reserved the group's bundles."""
+        group = self.groups.get(pg_id)
+        if group is not None:
+            self.objects.complete(group.ready_id, wire.VALUE, serialization.dumps(True))
+
+    def create(self, bundles: list[dict], strategy: str, name: str) -> list:
+        if name and name in self._names:
             raise ValueError(f"a placement group named {name!r} already exists; pick another name")
-        self._pg_counter += 1
-        pg_id = (b"pg" + self._pg_counter.to_bytes(14, "little")).hex()
+        self._counter += 1
+        pg_id = (b"pg" + self._counter.to_bytes(14, "little")).hex()
         resources = [ResourceSet.from_units(b) for b in bundles]
         try:
             self.scheduler.create_placement_group(pg_id, resources, strategy)
@@ -35,48 +66,44 @@ class PlacementGroups:
         ready_id = bytes.fromhex(pg_id) + b"\xff\xff\xff\xff"
         self.objects.create([ready_id], f"placement_group {name or pg_id}")
         self.objects.get(ready_id).permanent = True  # pg.ready() may be asked for any time
-        self.placement_groups[pg_id] = {"name": name, "bundles": resources, "strategy": strategy, "ready": ready_id}
+        self.groups[pg_id] = Group(name, resources, strategy, ready_id)
         if name:
-            self._pg_names[name] = pg_id
-        self._schedule()
+            self._names[name] = pg_id
+        self.schedule()
         return [pg_id, ready_id]
 
-    def api_remove_placement_group(self, pg_id: str) -> None:
-        pg = self.placement_groups.get(pg_id)
-        if pg is None or pg.get("removed"):
-            return
-        pg["removed"] = True
-        self._pg_names.pop(pg["name"], None)
-        for key in self.scheduler.remove_placement_group(pg_id):
-            task = self.tasks.get(key)
-            if task is not None:
-                self._fail(task, exceptions.TaskUnschedulableError(
-                    f"task {task.spec.name!r} was queued in placement group {pg_id}, which was removed"
-                ))  # fmt: skip
-        entry = self.objects.get(pg["ready"])
+    def remove(self, pg_id: str) -> list:
+        """Remove a group; returns the keys of the work that was queued in it (it fails)."""
+        group = self.groups.get(pg_id)
+        if group is None or group.removed:
+            return []
+        group.removed = True
+        self._names.pop(group.name, None)
+        queued = self.scheduler.remove_placement_group(pg_id)
+        entry = self.objects.get(group.ready_id)
         if entry is not None and entry.kind is None:
-            self.objects.complete(pg["ready"], wire.SYSTEM_ERROR, serialization.dumps(
+            self.objects.complete(group.ready_id, wire.SYSTEM_ERROR, serialization.dumps(
                 exceptions.RayError(f"placement group {pg_id} was removed before it was ready")
             ))  # fmt: skip
-        self._schedule()
+        self.schedule()
+        return queued
 
-    def api_get_placement_group(self, name: str) -> list:
-        pg_id = self._pg_names.get(name)
+    def by_name(self, name: str) -> wire.PlacementInfo:
+        pg_id = self._names.get(name)
         if pg_id is None:
-            raise ValueError(f"no placement group named {name!r}; known names: {sorted(self._pg_names)}")
-        pg = self.placement_groups[pg_id]
-        return [pg_id, [b.to_dict() for b in pg["bundles"]], pg["strategy"], pg["ready"]]
+            raise ValueError(f"no placement group named {name!r}; known names: {sorted(self._names)}")
+        return self.groups[pg_id].info(pg_id)
 
-    def api_placement_group_table(self) -> dict:
+    def table(self) -> dict:
         table = {}
-        for pg_id, pg in self.placement_groups.items():
-            state = "REMOVED" if pg.get("removed") else self.scheduler.placement_group_state(pg_id)
+        for pg_id, group in self.groups.items():
+            state = "REMOVED" if group.removed else self.scheduler.placement_group_state(pg_id)
             table[pg_id] = {
                 "placement_group_id": pg_id,
-                "name": pg["name"],
-                "strategy": pg["strategy"],
+                "name": group.name,
+                "strategy": group.strategy,
                 "state": state,
-                "bundles": {i: b.to_dict() for i, b in enumerate(pg["bundles"])},
+                "bundles": {i: b.to_dict() for i, b in enumerate(group.bundles)},
                 "stats": {},
             }
         return table
@@ -84,4 +111,3 @@ class PlacementGroups:
 
 def bundles_desc(bundles: list[ResourceSet]) -> str:
     return "[" + ", ".join(b.describe() for b in bundles) + "]"
-

@@ -26,7 +26,13 @@ class IdMinter:
 
 
 def object_id(task_id: bytes, index: int) -> bytes:
+    """The id of return value ``index`` of a task (or of a put, index 0)."""
     return task_id + index.to_bytes(4, "little")
+
+
+def return_ids(task_id: bytes, num_returns: int) -> list[bytes]:
+    """The ids of a task's return values."""
+    return [task_id + i.to_bytes(4, "little") for i in range(num_returns)]
 
 
 def task_of(object_id: bytes) -> bytes:

@@ -78,14 +78,6 @@ class ObjectTable:
             for cb in callbacks:
                 cb(oid, entry)
 
-    def reset(self, oid: bytes) -> None:
-        """Make a completed object pending again (a task being retried)."""
-        with self.lock:
-            entry = self.entries.get(oid)
-            if entry is not None and entry.kind is not None:
-                entry.kind = None
-                entry.payload = None
-
     def on_ready(self, oid: bytes, callback: Callback) -> bool:
         """Run ``callback`` when the object is ready. False if it already is
         (the callback is then not called); unknown ids count as pending."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from greenroom.runtime.strategies import PlacementGroupSchedulingStrategy
 from greenroom.scheduler.resources import ResourceSet, parse_resources
 
 TASK_OPTIONS = frozenset({
@@ -61,8 +62,6 @@ def _int_option(options: dict, key: str, default: int, minimum: int) -> int:
 
 def placement_of(options: dict) -> tuple | None:
     """(pg_id, bundle_index) from scheduling_strategy or the older placement_group= option."""
-    from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-
     strategy = options.get("scheduling_strategy")
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         pg, index = strategy.placement_group, strategy.placement_group_bundle_index

@@ -132,11 +132,11 @@ class Runtime:
         args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
         self._submit_actor_call(
-            actor_id, [task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects]
+            actor_id, wire.CallSpec(task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects)
         )
         return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(num_returns)]
 
-    def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
+    def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
         raise NotImplementedError
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
@@ -207,31 +207,31 @@ class ClientRuntime(Runtime):
     def _request(self, op: str, args: Any) -> Any:
         raise NotImplementedError
 
-    def _send(self, msg: list) -> None:
+    def _send(self, msg: tuple) -> None:
         raise NotImplementedError
 
     def _submit(self, spec: TaskSpec) -> None:
         self._request(wire.OP_SUBMIT, spec.to_wire())
 
     def call(self, method: str, *args: Any) -> Any:
-        return self._request(wire.OP_CALL, [method, serialization.dumps(args)])
+        return self._request(wire.OP_CALL, wire.CallArgs(method, serialization.dumps(args)))
 
     def get_payloads(self, ids: list[bytes], timeout: float | None) -> list[tuple[int, Any, str]]:
-        return [tuple(p) for p in self._request(wire.OP_GET, [ids, timeout])]
+        return [tuple(p) for p in self._request(wire.OP_GET, wire.GetArgs(ids, timeout))]
 
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
-        return set(self._request(wire.OP_WAIT, [ids, num_returns, timeout]))
+        return set(self._request(wire.OP_WAIT, wire.WaitArgs(ids, num_returns, timeout)))
 
     def allocate(self, nbytes: int) -> int:
         return self.call("allocate", nbytes)
 
     def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
         self.flush_events_before()
-        self._send([wire.REQUEST, 0, wire.OP_PUT, [oid, payload, contains]])
+        self._send(wire.Request(0, wire.OP_PUT, wire.PutArgs(oid, payload, contains)))
 
-    def _submit_actor_call(self, actor_id: bytes, call: list) -> None:
+    def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
         self.flush_events_before()
-        self._send([wire.REQUEST, 0, wire.OP_ACTOR_CALL, [actor_id, call]])
+        self._send(wire.Request(0, wire.OP_ACTOR_CALL, wire.ActorCallArgs(actor_id, call)))
 
     def flush_events_before(self) -> None:
         """Send reference gains before a message that may release pins on them."""

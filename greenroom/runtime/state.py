@@ -1,36 +1,68 @@
 """The one global: a pointer to this process's runtime (driver or worker).
 
-Everything else hangs off that object; ``shutdown()`` drops it.
+Everything else hangs off that object; ``shutdown()`` drops it. The public API
+registers how to start a default node (``set_starter``), so that calling the
+API before ``init()`` starts one, as Ray does, without this module importing it.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-_runtime: Any = None
+
+class Runtime(Protocol):
+    """What the API layers use of a runtime (``runtime_base.Runtime`` implements it)."""
+
+    namespace: str
+    default_placement: tuple | None  # (pg id, -1): where this process's work goes by default
+    ids: Any  # object_ref.IdMinter
+    refs: Any  # handles.Counts of this process's ObjectRefs
+    handles: Any  # handles.Counts of this process's actor handles
+
+    def submit_task(self, fn_info: Any, options: Any, args: tuple, kwargs: dict) -> list: ...
+    def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int,
+                          args: tuple, kwargs: dict) -> list: ...  # fmt: skip
+    def get(self, refs: list, timeout: float | None) -> list: ...
+    def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]: ...
+    def put(self, value: Any) -> Any: ...
+    def promote_large(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]: ...
+    def future(self, ref: Any) -> Any: ...
+    async def await_ref(self, ref: Any) -> Any: ...
+    def call(self, method: str, *args: Any) -> Any: ...
+
+
+_runtime: Runtime | None = None
+_starter: Callable[[], object] | None = None
 _lock = threading.RLock()
 
 
-def runtime() -> Any:
+def runtime() -> Runtime:
     """The current runtime, starting a default node on first use (as Ray does)."""
     rt = _runtime
     if rt is not None:
         return rt
-    from greenroom.runtime import api
-
-    api.init()
+    if _starter is None:
+        raise RuntimeError("greenroom is not initialized: call greenroom.init() first")
+    _starter()
     return _runtime
 
 
-def current() -> Any:
+def current() -> Runtime | None:
     """The runtime if one is running, else None (never starts one)."""
     return _runtime
 
 
-def set_runtime(rt: Any) -> None:
+def set_runtime(rt: Runtime | None) -> None:
     global _runtime
     _runtime = rt
+
+
+def set_starter(start: Callable[[], object]) -> None:
+    """How ``runtime()`` starts a default node when none runs yet."""
+    global _starter
+    _starter = start
 
 
 def lock() -> threading.RLock:

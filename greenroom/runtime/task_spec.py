@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from greenroom.runtime import serialization
+from greenroom.runtime import serialization, wire
 from greenroom.runtime.handles import Pickled, collecting
 from greenroom.runtime.object_ref import ObjectRef
+from greenroom.scheduler.resources import ResourceSet
 
 
 @dataclass(slots=True)
@@ -19,7 +20,7 @@ class TaskSpec:
     args_blob: bytes  # b"" for no arguments
     deps: list  # [[position, object_id], ...] top-level ObjectRef arguments
     num_returns: int
-    request: Any  # scheduler.ResourceSet
+    request: ResourceSet
     placement: tuple | None  # (pg_id, bundle_index)
     max_retries: int
     retry_exceptions: Any  # bool or tuple of exception types
@@ -27,28 +28,25 @@ class TaskSpec:
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> wire.TaskMsg:
         retry = self.retry_exceptions
         if not isinstance(retry, bool):
             retry = serialization.dumps(retry)
-        return [
+        return wire.TaskMsg(
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
             self.max_retries, retry, self.max_calls, self.pins, self.ref_pins,
-        ]  # fmt: skip
+        )  # fmt: skip
 
     @classmethod
-    def from_wire(cls, msg: list) -> TaskSpec:
-        from greenroom.scheduler.resources import ResourceSet
-
-        (task_id, name, func_id, func_blob, args_blob, deps, num_returns, request, placement,
-         max_retries, retry, max_calls, pins, ref_pins) = msg  # fmt: skip
+    def from_wire(cls, msg: wire.TaskMsg) -> TaskSpec:
+        retry = msg.retry_exceptions
         if isinstance(retry, bytes):
             retry = serialization.loads(retry)
         return cls(
-            task_id, name, func_id, func_blob, args_blob, deps, num_returns,
-            ResourceSet.from_units(request), tuple(placement) if placement else None,
-            max_retries, retry, max_calls, pins, ref_pins,
+            msg.task_id, msg.name, msg.func_id, msg.func_blob, msg.args_blob, msg.deps, msg.num_returns,
+            ResourceSet.from_units(msg.request), tuple(msg.placement) if msg.placement else None,
+            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins,
         )  # fmt: skip
 
 

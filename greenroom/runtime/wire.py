@@ -1,61 +1,316 @@
-"""Wire messages between the node and its workers (and the zygote).
+"""Every message between the node, its workers and the zygote, with named fields.
 
-Every message is a msgpack array whose first item is its type. Object and task
-ids are bytes; values are serialized bytes (see serialization.py).
+A message is a ``NamedTuple`` whose last field, ``tag``, says its type (it has
+that type's default, so a message is built by its fields alone). msgpack packs
+a tuple as an array, so a message is sent as it is and read back with
+``decode``: ``TYPES[msg[-1]]._make(msg)``. Object and task ids are bytes;
+values are serialized bytes (see serialization.py) or, for large values, a
+shared-memory reference (see object_store.py).
 
-node -> worker
-    EXEC    [EXEC, task_id, func_id, func_blob|None, args_blob, deps, num_returns, name, assigned, placement]
-            deps: list of [position, kind, payload] filling top-level ObjectRef args
-    REPLY   [REPLY, request_id, ok, payload]
-    RECALL  [RECALL, task_id]   drop a queued EXEC not started yet (see Node._pipeline)
-    EXIT    [EXIT]
-worker -> node
-    HELLO   [HELLO, PROTOCOL_VERSION, worker_id, pid]
-    DONE    [DONE, task_id, kind, payloads, contains, printed, dropped]  kind: VALUE or an error kind;
-            contains: ids of refs pickled in the payloads; printed: it wrote to stdout/stderr;
-            dropped: HANDLES events for refs the call let go, applied after the result
-    REQUEST [REQUEST, request_id, op, args]
-    RECALLED [RECALLED, task_id, removed]   answer to RECALL: removed is False if it had started
-zygote <-> node (SOCK_SEQPACKET, one message per packet)
-    FORK    [FORK, worker_id, env]      -> FORKED [FORKED, worker_id, pid] + fds (sock, out, err)
-                                        EXITED [EXITED, pid, code]  (code < 0: killed by signal -code)
+The handshake: a worker's first message is HELLO with its protocol version.
+The node gives a worker work only after a HELLO with its own version, within
+``HELLO_DEADLINE_S`` of the fork; a different version means the workers run
+another greenroom than the driver, and the node says so and stops.
 """
 
-PROTOCOL_VERSION = 2
+from __future__ import annotations
 
-# node -> worker
+from typing import Any, NamedTuple
+
+PROTOCOL_VERSION = 3
+HELLO_DEADLINE_S = 60.0
+
+# Type tags. node -> worker
 EXEC = 1
 REPLY = 2
 EXIT = 3
-ACTOR_INIT = 4  # [ACTOR_INIT, actor_id, class_blob, args_blob, deps, assigned, max_concurrency, is_async, class_name, placement]
-ACTOR_CALL = 5  # [ACTOR_CALL, task_id, method, args_blob, deps, num_returns, name]
+ACTOR_INIT = 4
+ACTOR_CALL = 5
 RECALL = 6
-
 # worker -> node
 HELLO = 10
 DONE = 11
 REQUEST = 12
-HANDLES = 13  # [HANDLES, events]: [actor_id, +1 | -1 | 0 (pinned for good)] per event
-ACTOR_EXIT = 14  # [ACTOR_EXIT]: exit_actor() was called; the process ends next
+HANDLES = 13
+ACTOR_EXIT = 14
 RECALLED = 15
-
-# zygote
+# zygote <-> node (SOCK_SEQPACKET, one message per packet)
 FORK = 20
 FORKED = 21
 EXITED = 22
 SETUP = 23
-PRELOAD = 24  # [PRELOAD, [module names]]: greenroom modules every later worker should start with
+PRELOAD = 24
 
 # Payload kinds: how to read a stored object.
 VALUE = 0  # pickled value
 TASK_ERROR = 1  # pickled RayTaskError (raised as the cause's type too)
 SYSTEM_ERROR = 2  # pickled RayError of another kind, raised as is
 
-# Request ops (worker -> node)
-OP_SUBMIT = "submit"
-OP_GET = "get"
-OP_WAIT = "wait"
-OP_PUT = "put"
-OP_CANCEL = "cancel"
-OP_ACTOR_CALL = "actor_call"  # [actor_id, call]: no reply; failures land in the call's objects
-OP_CALL = "call"  # [method name, pickled args]: a Node.api_* method
+# Request ops (worker -> node, in Request.op)
+OP_SUBMIT = "submit"  # args: TaskMsg
+OP_GET = "get"  # args: GetArgs
+OP_WAIT = "wait"  # args: WaitArgs
+OP_PUT = "put"  # args: PutArgs; no reply
+OP_ACTOR_CALL = "actor_call"  # args: ActorCallArgs; no reply: failures land in the call's objects
+OP_CALL = "call"  # args: CallArgs, a named node API method
+
+
+# -- node -> worker ------------------------------------------------------------------------
+class Exec(NamedTuple):
+    """Run a task. ``deps`` fill its top-level ObjectRef arguments: [position, kind, payload]."""
+
+    task_id: bytes
+    func_id: bytes
+    func_blob: bytes | None  # None when the worker has this function already
+    args_blob: bytes
+    deps: list
+    num_returns: int
+    name: str
+    assigned: list  # [resources as {name: amount}, gpu ids]
+    placement: list | None  # PlacementInfo of the group it runs in
+    tag: int = EXEC
+
+
+class Reply(NamedTuple):
+    """The answer to a worker's Request."""
+
+    request_id: int
+    ok: bool
+    payload: Any  # the result, or a pickled exception when not ok
+    tag: int = REPLY
+
+
+class Recall(NamedTuple):
+    """Drop a task sent ahead if it has not started (see node_pipeline.py); answer Recalled."""
+
+    task_id: bytes
+    tag: int = RECALL
+
+
+class Exit(NamedTuple):
+    """Exit after the current call (max_calls reached, an actor going out of scope)."""
+
+    tag: int = EXIT
+
+
+class ActorInit(NamedTuple):
+    """Become this actor: construct the instance; its DONE carries ``actor_id``."""
+
+    actor_id: bytes
+    class_blob: bytes
+    args_blob: bytes
+    deps: list
+    assigned: list
+    max_concurrency: int
+    is_async: bool
+    class_name: str
+    placement: list | None
+    tag: int = ACTOR_INIT
+
+
+class ActorCall(NamedTuple):
+    """Run one method call on the actor this worker hosts."""
+
+    task_id: bytes
+    method: str
+    args_blob: bytes
+    deps: list
+    num_returns: int
+    name: str
+    tag: int = ACTOR_CALL
+
+
+# -- worker -> node ------------------------------------------------------------------------
+class Hello(NamedTuple):
+    """The worker is up and ready for work; first message on its socket."""
+
+    version: int
+    worker_id: int
+    pid: int
+    tag: int = HELLO
+
+
+class Done(NamedTuple):
+    """A call finished. ``kind``: VALUE or an error kind. ``contains``: ids of refs pickled
+    in the payloads. ``printed``: it wrote to stdout/stderr (forward that first).
+    ``dropped``: reference events for refs the call let go, applied after the result."""
+
+    task_id: bytes
+    kind: int
+    payloads: list
+    contains: list
+    printed: bool
+    dropped: list
+    tag: int = DONE
+
+
+class Request(NamedTuple):
+    """A worker asks the node something (one of the OP_* ops); ``request_id`` 0: no reply."""
+
+    request_id: int
+    op: str
+    args: Any
+    tag: int = REQUEST
+
+
+class Handles(NamedTuple):
+    """Reference events: [kind (handles.ACTOR | OBJECT), id, +1 | -1 | 0 (actor pinned for good)]."""
+
+    events: list
+    tag: int = HANDLES
+
+
+class ActorExiting(NamedTuple):
+    """exit_actor() was called in the actor; its process ends next."""
+
+    tag: int = ACTOR_EXIT
+
+
+class Recalled(NamedTuple):
+    """Answer to Recall: ``removed`` is False if the task had started."""
+
+    task_id: bytes
+    removed: bool
+    tag: int = RECALLED
+
+
+# -- zygote <-> node -----------------------------------------------------------------------
+class Setup(NamedTuple):
+    """Once, first: the driver's sys.path, the object store (fd, size), modules to import."""
+
+    path: list
+    store: list | None
+    preload: list
+    tag: int = SETUP
+
+
+class Fork(NamedTuple):
+    """Start a worker with this environment; answered by Forked plus fds (sock, out, err)."""
+
+    worker_id: int
+    env: dict
+    tag: int = FORK
+
+
+class Forked(NamedTuple):
+    worker_id: int
+    pid: int
+    tag: int = FORKED
+
+
+class Exited(NamedTuple):
+    """A worker was reaped; ``code`` < 0: killed by signal -code."""
+
+    pid: int
+    code: int
+    tag: int = EXITED
+
+
+class Preload(NamedTuple):
+    """greenroom modules every later worker should start with (imported in the zygote)."""
+
+    modules: list
+    tag: int = PRELOAD
+
+
+# -- request arguments and specs -------------------------------------------------------------
+class GetArgs(NamedTuple):
+    ids: list
+    timeout: float | None
+
+
+class WaitArgs(NamedTuple):
+    ids: list
+    num_returns: int
+    timeout: float | None
+
+
+class PutArgs(NamedTuple):
+    object_id: bytes
+    payload: Any
+    contains: list
+
+
+class CallArgs(NamedTuple):
+    method: str  # a method of the node's API (Node.api_<method>)
+    args_blob: bytes  # the pickled argument tuple
+
+
+class CallSpec(NamedTuple):
+    """An actor method call on its way to the node."""
+
+    task_id: bytes
+    method: str
+    args_blob: bytes
+    deps: list  # [[position, object_id], ...] top-level ObjectRef arguments
+    num_returns: int
+    name: str
+    pins: list  # ids of actors whose handles travel in the arguments
+    ref_pins: list  # ids of objects whose refs travel nested in the arguments
+
+
+class ActorCallArgs(NamedTuple):
+    actor_id: bytes
+    call: CallSpec
+
+
+class TaskMsg(NamedTuple):
+    """A task on its way from a worker to the node (TaskSpec.to_wire)."""
+
+    task_id: bytes
+    name: str
+    func_id: bytes
+    func_blob: bytes | None
+    args_blob: bytes
+    deps: list
+    num_returns: int
+    request: dict  # resource name -> fixed-point units
+    placement: list | None  # [pg_id, bundle_index]
+    max_retries: int
+    retry_exceptions: Any  # bool, or the pickled tuple of exception types
+    max_calls: int
+    pins: list
+    ref_pins: list
+
+
+class ActorSpec(NamedTuple):
+    """An actor to create, as the caller describes it."""
+
+    actor_id: bytes
+    class_name: str
+    class_blob: bytes
+    args_blob: bytes
+    deps: list
+    request: dict  # resource name -> fixed-point units
+    placement: list | None
+    max_restarts: int
+    max_task_retries: int
+    max_concurrency: int
+    is_async: bool
+    name: str | None
+    namespace: str | None  # None: the job's
+    detached: bool
+    methods: dict  # method name -> num_returns
+    pins: list
+    ref_pins: list
+
+
+class PlacementInfo(NamedTuple):
+    """What a task learns of the placement group it runs in (get_current_placement_group)."""
+
+    pg_id: str
+    bundles: list
+    strategy: str
+    ready_id: bytes
+
+
+TYPES: dict[int, type] = {
+    cls._field_defaults["tag"]: cls
+    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, Hello, Done, Request, Handles,
+                ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload)
+}  # fmt: skip
+
+
+def decode(msg: list) -> Any:
+    """A received message (a list) as its named type."""
+    return TYPES[msg[-1]]._make(msg)

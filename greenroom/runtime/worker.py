@@ -21,104 +21,16 @@ import socket
 import sys
 import threading
 import traceback
-from collections import deque
 from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import Actor, ActorExit
+from greenroom.runtime.connection import Connection, NodeGone
 from greenroom.runtime.context import TaskContext, set_task_context
 from greenroom.runtime.handles import collecting
-from greenroom.runtime.object_ref import IdMinter
+from greenroom.runtime.object_ref import IdMinter, object_id
 from greenroom.runtime.runtime_base import ClientRuntime, decode
-
-
-class NodeGone(Exception):
-    """The node closed the socket: the worker should exit quietly."""
-
-
-class Connection:
-    """Blocking message I/O on the worker's socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.unpacker = serialization.stream_unpacker()
-        self.inbox: deque[list] = deque()
-        self._next_request = 0
-        self.starting: list | None = None  # the EXEC being started (see next_task)
-        self.waited = False  # the last recv() had to wait for data
-
-    def send(self, msg: list) -> None:
-        self.sock.sendall(serialization.pack(msg))
-
-    def _read(self) -> list:
-        for msg in self.unpacker:
-            return msg
-        self.waited = True
-        while True:
-            data = self.sock.recv(1 << 18)
-            if not data:
-                raise NodeGone()
-            self.unpacker.feed(data)
-            for msg in self.unpacker:
-                return msg
-
-    def recv(self) -> list:
-        self.waited = False
-        if self.inbox:
-            return self.inbox.popleft()
-        return self._read()
-
-    def next_task(self, msg: list) -> list | None:
-        """``msg``, an EXEC about to start, unless a RECALL that has already arrived drops it.
-
-        A task the node sent ahead can be recalled (cancelled) while the one
-        before it runs; the RECALL then waits in the socket behind its EXEC.
-        """
-        self.starting = msg
-        if not self.waited:  # it was waiting for us: what came after it may be a RECALL
-            try:
-                data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                data = None
-            if data == b"":
-                raise NodeGone()
-            if data:
-                self.unpacker.feed(data)
-        for queued in self.unpacker:
-            if queued[0] == wire.RECALL:
-                self.recall(queued[1])
-            else:
-                self.inbox.append(queued)
-        msg, self.starting = self.starting, None
-        return msg
-
-    def request(self, op: str, args: Any) -> list:
-        """Send a request and block until its reply: ``[REPLY, id, ok, payload]``."""
-        self._next_request += 1
-        rid = self._next_request
-        self.send([wire.REQUEST, rid, op, args])
-        while True:
-            msg = self._read()
-            if msg[0] == wire.REPLY and msg[1] == rid:
-                return msg
-            if msg[0] == wire.RECALL:
-                self.recall(msg[1])
-            else:
-                self.inbox.append(msg)
-
-    def recall(self, task_id: bytes) -> None:
-        """Drop a task the node sent ahead, if it has not started; say which it was."""
-        if self.starting is not None and self.starting[1] == task_id:
-            self.starting = None
-            self.send([wire.RECALLED, task_id, True])
-            return
-        for msg in self.inbox:
-            if msg[0] == wire.EXEC and msg[1] == task_id:
-                self.inbox.remove(msg)
-                self.send([wire.RECALLED, task_id, True])
-                return
-        self.send([wire.RECALLED, task_id, False])
 
 
 class WorkerRuntime(ClientRuntime):
@@ -138,9 +50,9 @@ class WorkerRuntime(ClientRuntime):
         except (NodeGone, OSError) as e:
             raise exceptions.RaySystemError("the greenroom node went away during a request") from e
         self.flush_events_after()
-        if not reply[2]:
-            raise serialization.loads(reply[3])
-        return reply[3]
+        if not reply.ok:
+            raise serialization.loads(reply.payload)
+        return reply.payload
 
     def _send(self, msg: list) -> None:
         self.conn.send(msg)
@@ -153,10 +65,10 @@ class WorkerRuntime(ClientRuntime):
         import asyncio
 
         self.flush_events_before()
-        reply = await asyncio.wrap_future(request_future(wire.OP_GET, [[ref.id], None]))
-        if not reply[2]:
-            raise serialization.loads(reply[3])
-        kind, payload, name = reply[3][0]
+        reply = await asyncio.wrap_future(request_future(wire.OP_GET, wire.GetArgs([ref.id], None)))
+        if not reply.ok:
+            raise serialization.loads(reply.payload)
+        kind, payload, name = reply.payload[0]
         return decode(kind, payload, name, self)
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
@@ -168,12 +80,12 @@ class WorkerRuntime(ClientRuntime):
         if self._gains:
             with self._events_lock:
                 events, self._gains = self._gains, []
-            self.conn.send([wire.HANDLES, events])
+            self.conn.send(wire.Handles(events))
 
     def flush_events_after(self) -> None:
         events = self.take_losses()
         if events:
-            self.conn.send([wire.HANDLES, events])
+            self.conn.send(wire.Handles(events))
 
     def take_losses(self) -> list:
         """The refs dropped since the last message, to send along with the next one."""
@@ -195,13 +107,14 @@ class Executor:
         self.current_task: bytes | None = None
         self.last_result: Any = None
 
-    def run(self, msg: list) -> None:
-        _, task_id, func_id, func_blob, args_blob, deps, num_returns, name, assigned, placement = msg
+    def run(self, msg: wire.Exec) -> None:
+        task_id = msg.task_id
         self.current_task = task_id
-        set_task_context(TaskContext(task_id=task_id, assigned=assigned, placement=placement))
+        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement))
         try:
             kind, payloads, contains = self.load_and_call(
-                task_id, lambda: self._function(func_id, func_blob), args_blob, deps, num_returns, name
+                task_id, lambda: self._function(msg.func_id, msg.func_blob), msg.args_blob, msg.deps,
+                msg.num_returns, msg.name,
             )
         finally:
             self.current_task = None
@@ -220,7 +133,7 @@ class Executor:
         self.runtime.flush_events_before()
         # Refs the call dropped ride in the same message: the node applies them right
         # after storing the result, so a caller that has the result sees them applied.
-        self.conn.send([wire.DONE, task_id, kind, payloads, contains, printed, self.runtime.take_losses()])
+        self.conn.send(wire.Done(task_id, kind, payloads, contains, printed, self.runtime.take_losses()))
 
     def _function(self, func_id: bytes, blob: bytes | None) -> Any:
         fn = self.functions.get(func_id)
@@ -321,7 +234,7 @@ class Executor:
         from greenroom.runtime.context import task_context
 
         ctx = task_context()
-        return (ctx.task_id if ctx is not None else b"\0" * 12) + index.to_bytes(4, "little")
+        return object_id(ctx.task_id if ctx is not None else b"\0" * 12, index)
 
     def _task_error(self, name, etype, error, tb) -> tuple[int, list, list]:
         frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
@@ -344,7 +257,7 @@ def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:
     """The worker's life: handshake, then run tasks until EXIT or EOF."""
     sock.setblocking(True)
     conn = Connection(sock)
-    conn.send([wire.HELLO, wire.PROTOCOL_VERSION, worker_id, os.getpid()])
+    conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
     runtime.arena = arena
     state.set_runtime(runtime)
@@ -353,19 +266,18 @@ def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:
     try:
         while True:
             msg = conn.recv()
-            kind = msg[0]
-            if kind == wire.EXEC:
+            kind = type(msg)
+            if kind is wire.Exec:
                 msg = conn.next_task(msg)
                 if msg is not None:
                     executor.run(msg)
-            elif kind == wire.RECALL:
-                conn.recall(msg[1])
-            elif kind == wire.ACTOR_INIT:
+            elif kind is wire.Recall:
+                conn.recall(msg.task_id)
+            elif kind is wire.ActorInit:
                 return Actor(executor, msg).serve(conn)
-            elif kind == wire.EXIT:
+            elif kind is wire.Exit:
                 return 0
-            elif kind == wire.REPLY:  # a late reply to a request that timed out
-                continue
+            # else a late Reply to a request that timed out
     except NodeGone:
         return 0
     except SystemExit as e:

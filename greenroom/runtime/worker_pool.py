@@ -3,7 +3,9 @@
 Runs on the node's event loop only. A worker is keyed by its
 ``CUDA_VISIBLE_DEVICES`` string ("" for CPU work): work is only ever given to
 a worker started for exactly its GPU ids. Idle workers are reused most
-recently idle first, so a warm worker stays warm.
+recently idle first, so a warm worker stays warm. A worker is ``ready`` (may be
+sent work) once its HELLO arrived with this node's protocol version, within
+``wire.HELLO_DEADLINE_S`` of its fork; one that misses the deadline is killed.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class WorkerProc(asyncio.Protocol):
         self.next: Any = None  # a TaskRecord sent ahead, to start when ``task`` ends
         self.started_at = 0.0  # loop time when ``task`` started, as the node saw it
         self.actor: Any = None  # the ActorRecord it hosts, for an actor's process
+        self.ready = False  # its HELLO arrived: it may be sent work
+        self.hello_timer: asyncio.TimerHandle | None = None
+        self.lost_reason: str | None = None  # why the node ended it, when it did
         self.alive = True
         self.exiting = False
         self.exit_code: asyncio.Future = pool.loop.create_future()
@@ -67,8 +72,14 @@ class WorkerProc(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.unpacker.feed(data)
         handle = self.pool.on_message
-        for msg in self.unpacker:
+        decode = wire.decode
+        for raw in self.unpacker:
+            if not self.ready:
+                self.pool.hello(self, raw)
+                continue
+            msg = raw
             try:
+                msg = decode(raw)
                 handle(self, msg)
             except Exception as e:  # a bug of ours: say so, and never strand the call
                 self.pool.on_handler_error(self, msg, e)
@@ -77,7 +88,7 @@ class WorkerProc(asyncio.Protocol):
         self.pool.on_lost(self)
 
     # -------------------------------------------------------------------------------
-    def send(self, msg: list) -> None:
+    def send(self, msg: tuple) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(serialization.pack(msg))
 
@@ -113,9 +124,16 @@ class WorkerProc(asyncio.Protocol):
         os.close(fd)
 
     def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def interrupt(self) -> None:
+        """KeyboardInterrupt in the task it runs (a worker between tasks ignores it)."""
+        self._signal(signal.SIGINT)
+
+    def _signal(self, signum: int) -> None:
         if self.pid is not None and self.alive:
             try:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, signum)
             except ProcessLookupError:
                 pass
 
@@ -125,20 +143,21 @@ class WorkerPool:
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
-        on_message: Callable[[WorkerProc, list], None],
+        on_message: Callable[[WorkerProc, tuple], None],
         on_ready: Callable[[WorkerProc], None],
         on_lost: Callable[[WorkerProc], None],
         log_to_driver: bool,
         on_zygote_lost: Callable[[str], None] = lambda reason: None,
         arena: Any = None,
-        on_handler_error: Callable[[WorkerProc, list, Exception], None] = lambda w, msg, e: None,
+        on_handler_error: Callable[[WorkerProc, Any, Exception], None] = lambda w, msg, e: None,
+        preload: list[str] | None = None,
     ) -> None:
+        self.preload_modules = list(preload or [])
         self.on_handler_error = on_handler_error
         self.arena = arena
         self.on_zygote_lost = on_zygote_lost
         self.broken: str | None = None
-        self.loop = loop
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.on_message = on_message
         self.on_ready = on_ready
         self.on_lost = on_lost
@@ -150,7 +169,8 @@ class WorkerPool:
         self.zygote: subprocess.Popen | None = None
         self.control: socket.socket | None = None
 
-    def start(self) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -167,7 +187,7 @@ class WorkerPool:
         path = list(sys.path)
         if os.getcwd() not in path and "" not in path:
             path.append(os.getcwd())
-        ours.send(serialization.pack([wire.SETUP, path, store]))
+        ours.send(serialization.pack(wire.Setup(path, store, self.preload_modules)))
         ours.setblocking(False)
         self.loop.add_reader(ours.fileno(), self._on_zygote)
 
@@ -185,14 +205,51 @@ class WorkerPool:
         self._next_id += 1
         w = WorkerProc(self, self._next_id, cuda)
         self.workers[w.id] = w
-        self._to_zygote([wire.FORK, w.id, {"CUDA_VISIBLE_DEVICES": cuda}])
+        self._to_zygote(wire.Fork(w.id, {"CUDA_VISIBLE_DEVICES": cuda}))
+        w.hello_timer = self.loop.call_later(wire.HELLO_DEADLINE_S, self._no_hello, w)
         return w
 
     def preload(self, modules: list[str]) -> None:
         if self.control is not None and not self.broken:
-            self._to_zygote([wire.PRELOAD, modules])
+            self._to_zygote(wire.Preload(modules))
 
-    def _to_zygote(self, msg: list) -> None:
+    def hello(self, w: WorkerProc, raw: Any) -> None:
+        """A worker's first message must be its HELLO: work may go to it from then on."""
+        if w.hello_timer is not None:
+            w.hello_timer.cancel()
+        version = None
+        if isinstance(raw, list) and raw:
+            if raw[-1] == wire.HELLO:
+                version = raw[0]
+            elif raw[0] == wire.HELLO and len(raw) > 1:  # protocol 2 and older put the type first
+                version = raw[1]
+        if version != wire.PROTOCOL_VERSION:
+            said = f"protocol version {version}" if version is not None else f"no HELLO first ({raw!r:.80})"
+            self._broke(
+                f"a greenroom worker (pid={w.pid}) spoke {said}, but this node speaks protocol version "
+                f"{wire.PROTOCOL_VERSION}: the workers import a different greenroom than the driver. "
+                "Make sure one greenroom is installed for this Python (pip show greenroom; sys.path)"
+            )
+            w.lost_reason = f"it spoke {said}"
+            w.kill()
+            return
+        w.ready = True
+        self.on_ready(w)
+
+    def _no_hello(self, w: WorkerProc) -> None:
+        if w.alive and not w.ready:
+            w.lost_reason = (
+                f"it did not finish starting within {wire.HELLO_DEADLINE_S:.0f} s of its fork "
+                "(the machine may be overloaded), so it was killed"
+            )
+            w.kill()
+
+    def _broke(self, reason: str) -> None:
+        if not self.broken:
+            self.broken = reason
+            self.on_zygote_lost(reason)
+
+    def _to_zygote(self, msg: tuple) -> None:
         # The control socket is non-blocking (the loop reads it); a full buffer means
         # the zygote is busy forking: wait for it rather than drop the request.
         data = serialization.pack(msg)
@@ -212,10 +269,12 @@ class WorkerPool:
     def retire(self, w: WorkerProc) -> None:
         """Ask a worker to exit (max_calls reached); its GPU memory goes with it."""
         w.exiting = True
-        w.send([wire.EXIT])
+        w.send(wire.Exit())
 
     def forget(self, w: WorkerProc) -> None:
         w.alive = False
+        if w.hello_timer is not None:
+            w.hello_timer.cancel()
         self.workers.pop(w.id, None)
         idle = self.idle.get(w.cuda)
         if idle and w in idle:
@@ -242,17 +301,15 @@ class WorkerPool:
         if not data:
             self.loop.remove_reader(self.control.fileno())
             code = self.zygote.poll() if self.zygote is not None else None
-            self.broken = f"greenroom's zygote process (pid={self.zygote.pid if self.zygote else '?'}) ended: {describe_exit(code)}"
-            self.on_zygote_lost(self.broken)
+            self._broke(f"greenroom's zygote process (pid={self.zygote.pid if self.zygote else '?'}) ended: {describe_exit(code)}")
             return
-        msg = serialization.unpack(data)
-        if msg[0] == wire.FORKED:
-            self._on_forked(msg[1], msg[2], fds)
-        elif msg[0] == wire.EXITED:
-            pid, code = msg[1], msg[2]
-            w = self.by_pid.pop(pid, None)
+        msg = wire.decode(serialization.unpack(data))
+        if isinstance(msg, wire.Forked):
+            self._on_forked(msg.worker_id, msg.pid, fds)
+        elif isinstance(msg, wire.Exited):
+            w = self.by_pid.pop(msg.pid, None)
             if w is not None and not w.exit_code.done():
-                w.exit_code.set_result(code)
+                w.exit_code.set_result(msg.code)
 
     def _on_forked(self, worker_id: int, pid: int, fds: list[int]) -> None:
         sock_fd, out_fd, err_fd = fds
@@ -269,8 +326,8 @@ class WorkerPool:
             self.loop.add_reader(fd, w._read_output, fd)
         sock = socket.socket(fileno=sock_fd)
         sock.setblocking(False)
-        task = self.loop.create_task(self.loop.create_unix_connection(lambda: w, sock=sock))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception() or self.on_ready(w))
+        # Ready once its HELLO arrives (hello()), not when the connection is made.
+        self.loop.create_task(self.loop.create_unix_connection(lambda: w, sock=sock))
 
     def close(self) -> None:
         """Stop every worker and the zygote, and wait for them (shutdown)."""

@@ -11,7 +11,9 @@ and each worker does the same towards the zygote, so a SIGKILLed driver leaves
 no process behind.
 
 Protocol (SOCK_SEQPACKET, one message per packet; see wire.py): the node sends
-SETUP once, then FORK per worker (and PRELOAD to import more of greenroom, e.g. Tune, once for all later workers); the zygote answers FORKED with the node's
+SETUP once (with the greenroom modules to import before any fork), then FORK per
+worker (and PRELOAD to import more of greenroom, e.g. Tune, once for all later
+workers); the zygote answers FORKED with the node's
 end of the worker's socket and the read ends of its stdout and stderr pipes,
 and EXITED with each reaped child's exit code (negative: killed by signal).
 """
@@ -75,7 +77,7 @@ class Zygote:
                     if not data:
                         self._shutdown()
                         return
-                    self._handle(serialization.unpack(data))
+                    self._handle(wire.decode(serialization.unpack(data)))
                 else:
                     try:
                         os.read(self.wake_r, 4096)
@@ -83,17 +85,11 @@ class Zygote:
                         pass
             self._reap()
 
-    def _handle(self, msg: list) -> None:
-        if msg[0] == wire.FORK:
-            self._fork(msg[1], msg[2])
-        elif msg[0] == wire.PRELOAD:
-            # Only greenroom's own modules: the zygote never runs user code.
-            for name in msg[1]:
-                if name == "greenroom" or name.startswith("greenroom."):
-                    try:
-                        importlib.import_module(name)
-                    except Exception:  # a worker will import it (and report any error) itself
-                        pass
+    def _handle(self, msg: Any) -> None:
+        if type(msg) is wire.Fork:
+            self._fork(msg.worker_id, msg.env)
+        elif type(msg) is wire.Preload:
+            preload(msg.modules)
 
     def _reap(self) -> None:
         while self.children:
@@ -104,9 +100,9 @@ class Zygote:
             if pid == 0:
                 return
             self.children.discard(pid)
-            self._send([wire.EXITED, pid, _exit_code(status)])
+            self._send(wire.Exited(pid, _exit_code(status)))
 
-    def _send(self, msg: list, fds: list[int] | None = None) -> None:
+    def _send(self, msg: tuple, fds: list[int] | None = None) -> None:
         data = serialization.pack(msg)
         try:
             if fds:
@@ -131,7 +127,7 @@ class Zygote:
         worker_end.close()
         os.close(out_w)
         os.close(err_w)
-        self._send([wire.FORKED, worker_id, pid], [node_end.fileno(), out_r, err_r])
+        self._send(wire.Forked(worker_id, pid), [node_end.fileno(), out_r, err_r])
         node_end.close()
         os.close(out_r)
         os.close(err_r)
@@ -200,16 +196,27 @@ def main() -> None:
     # to handle, not every worker's.
     os.setpgrp()
     control = socket.socket(fileno=control_fd)
-    setup = serialization.unpack(control.recv(1 << 20))
-    assert setup[0] == wire.SETUP, setup
-    sys.path[:] = setup[1]
-    # Import what every worker needs now, once, so each fork starts warm.
-    import greenroom  # noqa: F401
+    setup = wire.decode(serialization.unpack(control.recv(1 << 20)))
+    sys.path[:] = setup.path
+    # Import what every worker needs now, once, so each fork starts warm: the worker,
+    # and what the node names (the package's public face, which user code imports).
     import greenroom.runtime.worker  # noqa: F401
     from greenroom.runtime.object_store import Arena
 
-    arena = Arena(*setup[2]) if setup[2] else None
+    preload(setup.preload)
+    arena = Arena(*setup.store) if setup.store else None
     Zygote(control, arena).serve()
+
+
+def preload(modules: list[str]) -> None:
+    """Import greenroom modules so every later fork has them (only greenroom's own: the
+    zygote never runs user code)."""
+    for name in modules:
+        if name == "greenroom" or name.startswith("greenroom."):
+            try:
+                importlib.import_module(name)
+            except Exception:  # a worker will import it (and report any error) itself
+                pass
 
 
 if __name__ == "__main__":

@@ -471,10 +471,6 @@ class Scheduler:
         """The reservations of a created group, in bundle order; [] if not created."""
         return list(self._group(pg_id).allocations)
 
-    def bundle_available(self, pg_id: Hashable) -> list[ResourceSet]:
-        """What is free inside each bundle of a created group; [] if not created."""
-        return [pool.available for pool in self._group(pg_id).pools]
-
     def remove_placement_group(self, pg_id: Hashable) -> list[Hashable]:
         """Free a group's reservations; return the keys of tasks queued into it.
 

@@ -328,7 +328,7 @@ def test_internal_error_fails_the_call_instead_of_hanging(capfd):
         def broken(*args):
             raise RuntimeError("injected bug")
 
-        node._on_done = broken
+        node.tasks.on_done = broken
         with pytest.raises(RaySystemError, match="injected bug"):
             ray.get(ray.remote(lambda: 1).remote(), timeout=30)
         assert "internal error" in capfd.readouterr().err

@@ -22,7 +22,7 @@ DEADLINE_S = 30.0
 
 
 def sent_ahead() -> int:
-    return state.current().node.sent_ahead
+    return state.current().node.tasks.pipeline.sent_ahead
 
 
 def warm_up(fn, *args) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import pathlib
 import re
@@ -24,6 +25,56 @@ def test_all_is_pinned():
     ])  # fmt: skip
     for name in greenroom.__all__:
         assert getattr(greenroom, name) is not None
+
+
+PINNED_ALL = {
+    "greenroom.tune": [
+        "CLIReporter", "Callback", "Checkpoint", "CheckpointConfig", "ExperimentAnalysis", "FailureConfig",
+        "JupyterNotebookReporter", "PlacementGroupFactory", "ProgressReporter", "Result", "ResultGrid",
+        "RunConfig", "Stopper", "Trainable", "TuneConfig", "TuneError", "Tuner", "choice", "get_checkpoint",
+        "get_context", "grid_search", "lograndint", "loguniform", "qlograndint", "qloguniform", "qrandint",
+        "qrandn", "quniform", "randint", "randn", "report", "run", "sample_from", "schedulers", "search",
+        "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
+    ],
+    "greenroom.exceptions": [
+        "ActorAlreadyExistsError", "ActorDiedError", "ActorUnschedulableError", "GetTimeoutError",
+        "ObjectLostError", "ObjectStoreFullError", "RayActorError", "RayError", "RaySystemError",
+        "RayTaskError", "ResourceDeadlockError", "TaskCancelledError", "TaskUnschedulableError",
+        "WorkerCrashedError",
+    ],
+    "greenroom.util": [
+        "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",
+        "placement_group_table", "remove_placement_group",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(PINNED_ALL))
+def test_submodule_all_is_pinned(module):
+    """greenroom.tune, .exceptions and .util's __all__ change only on purpose."""
+    assert sorted(importlib.import_module(module).__all__) == PINNED_ALL[module]
+
+
+@pytest.mark.parametrize("module", ["greenroom", *sorted(PINNED_ALL)])
+def test_every_name_in_all_imports(module):
+    """``from module import *`` works and binds every name of its __all__."""
+    namespace: dict = {}
+    exec(f"from {module} import *", namespace)
+    missing = sorted(set(importlib.import_module(module).__all__) - set(namespace))
+    assert not missing, f"in {module}.__all__ but not importable from it: {missing}"
+
+
+def test_every_exception_class_is_exported():
+    """Each exception class greenroom.exceptions defines is in its __all__."""
+    module = importlib.import_module("greenroom.exceptions")
+    defined = sorted(
+        name
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__ == module.__name__
+    )
+    assert hasattr(module, "__all__"), "greenroom.exceptions has no __all__"
+    missing = sorted(set(defined) - set(module.__all__))
+    assert not missing, f"exception classes greenroom.exceptions defines but leaves out of __all__: {missing}"
 
 
 def test_ray_import_paths():

@@ -17,6 +17,7 @@ import pytest
 import greenroom
 from greenroom import tune
 from greenroom._config import detect_gpus
+from helpers import wait_for
 
 pytestmark = [
     pytest.mark.skipif(detect_gpus() == 0, reason="needs an NVIDIA GPU and its driver (NVML)"),
@@ -47,14 +48,6 @@ def _nvml_gpu_pids(index: int = 0) -> set[int]:
         return {p.pid for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)}
     finally:
         pynvml.nvmlShutdown()
-
-
-def _wait_for(predicate, what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.05)  # polling NVML, which has no event to wait on, bounded by the deadline
 
 
 @pytest.fixture
@@ -125,9 +118,10 @@ def test_actor_holds_its_gpu_and_frees_it_when_killed(gr_gpu):
     holder = GpuHolder.remote(1024)
     pid, ids, device = greenroom.get(holder.where.remote(), timeout=DEADLINE_S)
     assert ids == [0] and device == "cuda:0"
-    _wait_for(lambda: pid in _nvml_gpu_pids(), f"NVML to list actor pid {pid} on GPU 0")
+    nvml_poll = {"timeout": DEADLINE_S, "interval": 0.05}  # NVML has no event to wait on
+    wait_for(lambda: pid in _nvml_gpu_pids(), f"NVML to list actor pid {pid} on GPU 0", **nvml_poll)
     greenroom.kill(holder)
-    _wait_for(lambda: pid not in _nvml_gpu_pids(), f"actor pid {pid} to leave GPU 0")
+    wait_for(lambda: pid not in _nvml_gpu_pids(), f"actor pid {pid} to leave GPU 0", **nvml_poll)
 
 
 def test_wait_for_gpu_waits_for_the_previous_holder(gr_gpu):

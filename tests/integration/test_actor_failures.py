@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -21,18 +20,10 @@ from greenroom.exceptions import (
     RayActorError,
     RayTaskError,
 )
+from helpers import wait_for
 from signal_helper import Signal
 
 DEADLINE_S = 20.0
-
-
-def wait_until(predicate, what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``predicate`` until true; there is no event to wait on for resources coming back."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.01)  # polling node state, bounded by the deadline
 
 
 def gpus_free() -> float:
@@ -92,7 +83,7 @@ def test_constructor_error_fails_every_call(gr):
         assert isinstance(info.value, ActorDiedError)
     with pytest.raises(ActorDiedError, match="ctor-broke-4711"):
         ray.get(a.ping.remote(), timeout=DEADLINE_S)  # submitted after it died
-    wait_until(lambda: gpus_free() == 4, "the failed actor's GPU to come back")
+    wait_for(lambda: gpus_free() == 4, "the failed actor's GPU to come back")
 
 
 @ray.remote
@@ -167,7 +158,7 @@ def test_crash_returns_resources(gr):
     assert gpus_free() == 2
     with pytest.raises(ActorDiedError):
         ray.get(a.exit_with.remote(1), timeout=DEADLINE_S)
-    wait_until(lambda: gpus_free() == 4, "the crashed actor's GPUs to come back")
+    wait_for(lambda: gpus_free() == 4, "the crashed actor's GPUs to come back")
 
 
 # -- restarts ------------------------------------------------------------------------------
@@ -235,7 +226,7 @@ def test_kill_without_no_restart_and_no_restarts_is_final(gr):
     ray.kill(a, no_restart=False)
     with pytest.raises(ActorDiedError):
         ray.get(a.info.remote(), timeout=DEADLINE_S)
-    wait_until(lambda: gpus_free() == 4, "the killed actor's GPU to come back")
+    wait_for(lambda: gpus_free() == 4, "the killed actor's GPU to come back")
 
 
 def test_restarts_exhausted_means_dead(gr):
@@ -251,7 +242,7 @@ def test_restarts_exhausted_means_dead(gr):
     assert "restarted" not in str(info.value)  # no restart left: dead, not restarted
     with pytest.raises(ActorDiedError, match=str(pid2)):
         ray.get(a.info.remote(), timeout=DEADLINE_S)
-    wait_until(lambda: gpus_free() == 4, "the dead actor's GPU to come back")
+    wait_for(lambda: gpus_free() == 4, "the dead actor's GPU to come back")
 
 
 # -- scheduling ----------------------------------------------------------------------------
@@ -288,7 +279,7 @@ def test_kill_pending_actor(gr):
     with pytest.raises(ActorDiedError, match="kill"):
         ray.get(ref, timeout=DEADLINE_S)
     ray.kill(holder)
-    wait_until(lambda: gpus_free() == 4, "all GPUs free, none taken by the killed pending actor")
+    wait_for(lambda: gpus_free() == 4, "all GPUs free, none taken by the killed pending actor")
 
 
 # -- methods that raise --------------------------------------------------------------------

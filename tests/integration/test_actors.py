@@ -12,25 +12,16 @@ import asyncio
 import gc
 import os
 import threading
-import time
 
 import pytest
 
 import greenroom as ray
 from greenroom.actor import ActorHandle, exit_actor
 from greenroom.exceptions import ActorAlreadyExistsError, ActorDiedError, RayActorError
+from helpers import wait_for
 from signal_helper import Signal
 
 DEADLINE_S = 20.0
-
-
-def wait_until(predicate, what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``predicate`` until true; there is no event to wait on for resources coming back."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.01)  # polling node state, bounded by the deadline
 
 
 def gpus_free() -> float:
@@ -193,7 +184,7 @@ def test_gpu_lease_held_for_lifetime_and_returned_on_kill(gr):
     assert ready == []
     ray.kill(a)
     assert sorted(ray.get(blocked, timeout=DEADLINE_S)) == [0, 1, 2, 3]  # it got the actor's GPU
-    wait_until(lambda: gpus_free() == 4, "all GPUs free")
+    wait_for(lambda: gpus_free() == 4, "all GPUs free")
 
 
 def test_half_gpu_actors_share_one_gpu(gr):
@@ -223,7 +214,7 @@ def test_actor_with_num_cpus_holds_it(gr):
     ray.get(a.pid.remote())
     assert cpus_free() == 1
     ray.kill(a)
-    wait_until(lambda: cpus_free() == 2, "the CPU to come back")
+    wait_for(lambda: cpus_free() == 2, "the CPU to come back")
 
 
 # -- ordering --------------------------------------------------------------------------------
@@ -380,7 +371,7 @@ def test_handle_held_only_by_another_actor_keeps_actor_alive(gr):
     assert gpus_free() == 3
     del caller
     gc.collect()
-    wait_until(lambda: gpus_free() == 4, "the GPU of the no longer referenced actor to come back")
+    wait_for(lambda: gpus_free() == 4, "the GPU of the no longer referenced actor to come back")
 
 
 @ray.remote
@@ -402,7 +393,7 @@ def test_handle_held_only_by_pending_task_keeps_actor_alive(gr):
     assert ready == []
     sig.send()
     assert ray.get(ref, timeout=DEADLINE_S) == 5
-    wait_until(lambda: gpus_free() == 4, "the GPU of the no longer referenced actor to come back")
+    wait_for(lambda: gpus_free() == 4, "the GPU of the no longer referenced actor to come back")
 
 
 @ray.remote
@@ -539,7 +530,7 @@ def test_exit_actor_ends_it(gr, cls):
         ray.get(a.bye.remote(), timeout=DEADLINE_S)
     with pytest.raises(ActorDiedError, match="exit_actor"):
         ray.get(a.bye.remote() if cls is Counter else a.ping.remote(), timeout=DEADLINE_S)
-    wait_until(lambda: gpus_free() == 4, "the GPU of the exited actor to come back")
+    wait_for(lambda: gpus_free() == 4, "the GPU of the exited actor to come back")
 
 
 def _make_gpu_actor_and_forget() -> None:
@@ -556,7 +547,7 @@ def test_actor_without_handles_is_ended(gr):
     """An actor whose last handle is gone is terminated and its GPU given back."""
     _make_gpu_actor_and_forget()
     gc.collect()
-    wait_until(lambda: gpus_free() == 4, "the GPU of the unreferenced actor to come back")
+    wait_for(lambda: gpus_free() == 4, "the GPU of the unreferenced actor to come back")
 
 
 def test_actor_without_handles_finishes_pending_calls(gr):
@@ -564,4 +555,4 @@ def test_actor_without_handles_finishes_pending_calls(gr):
     ref = _make_gpu_actor_and_call()
     gc.collect()
     assert ray.get(ref, timeout=DEADLINE_S) == 42
-    wait_until(lambda: gpus_free() == 4, "the GPU of the unreferenced actor to come back")
+    wait_for(lambda: gpus_free() == 4, "the GPU of the unreferenced actor to come back")

@@ -8,24 +8,15 @@ stay running until the test says so wait for a release file.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 import greenroom
+from helpers import wait_for
 
 DEADLINE_S = 20.0
-
-
-def wait_for(predicate, what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``predicate`` until true; raise TimeoutError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.005)  # polling a file another process writes, bounded by the deadline
 
 
 def barrier(directory: str, name: str, parties: int) -> None:

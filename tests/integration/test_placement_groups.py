@@ -6,7 +6,6 @@ Tasks that must run at the same time meet at a file barrier in ``tmp_path``.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,9 @@ from greenroom.util import (
     remove_placement_group,
 )
 from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+from helpers import wait_for
 
 DEADLINE_S = 20.0
-
-
-def wait_for(predicate, what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``predicate`` until true; raise TimeoutError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.005)  # polling state another thread or process changes, bounded by the deadline
 
 
 def in_bundle(pg, index: int = -1) -> PlacementGroupSchedulingStrategy:

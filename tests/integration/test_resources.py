@@ -14,17 +14,9 @@ import pytest
 
 import greenroom
 from greenroom.exceptions import TaskUnschedulableError
+from helpers import wait_for
 
 DEADLINE_S = 20.0
-
-
-def wait_for(predicate, what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``predicate`` until true; raise TimeoutError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.005)  # polling a file another process writes, bounded by the deadline
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""Plain helpers the tests import (``from helpers import wait_for``).
+
+A module, not a fixture: task bodies running in worker processes call it too.
+tests/ is on sys.path because tests/conftest.py is there (pytest's default
+import mode), and workers start with the driver's sys.path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+DEADLINE_S = 20.0
+
+
+def wait_for(
+    predicate: Callable[[], object], what: str, timeout: float = DEADLINE_S, interval: float = 0.01
+) -> None:
+    """Poll ``predicate`` until it is true, for state with no event to wait on.
+
+    Args:
+        predicate: called until it returns something true.
+        what: what is awaited, for the message ("the task to start").
+        timeout: seconds before giving up.
+        interval: seconds between polls.
+
+    Raises:
+        TimeoutError: ``predicate`` was still false after ``timeout`` seconds; the message names ``what``.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
+        time.sleep(interval)  # polling state another thread or process changes, bounded by the deadline

@@ -3,7 +3,7 @@
 A message is a ``NamedTuple`` whose last field, ``tag``, says its type (it has
 that type's default, so a message is built by its fields alone). msgpack packs
 a tuple as an array, so a message is sent as it is and read back with
-``decode``: ``TYPES[msg[-1]]._make(msg)``. Object and task ids are bytes;
+``decode``. Object and task ids are bytes;
 values are serialized bytes (see serialization.py) or, for large values, a
 shared-memory reference (see object_store.py).
 
@@ -312,5 +312,6 @@ TYPES: dict[int, type] = {
 
 
 def decode(msg: list) -> Any:
-    """A received message (a list) as its named type."""
-    return TYPES[msg[-1]]._make(msg)
+    """A received message (a list) as its named type. (``tuple.__new__`` is ``_make``
+    without its length check: a peer that passed the HELLO check speaks this protocol.)"""
+    return tuple.__new__(TYPES[msg[-1]], msg)

@@ -217,6 +217,8 @@ class WorkerPool:
         """A worker's first message must be its HELLO: work may go to it from then on."""
         if w.hello_timer is not None:
             w.hello_timer.cancel()
+        if w.lost_reason:  # too late: it is being killed
+            return
         version = None
         if isinstance(raw, list) and raw:
             if raw[-1] == wire.HELLO:
@@ -320,6 +322,8 @@ class WorkerPool:
             return
         w.pid = pid
         self.by_pid[pid] = w
+        if w.lost_reason:  # its HELLO deadline passed before the fork was even reported
+            w.kill()
         for fd, stream in ((out_fd, sys.stdout), (err_fd, sys.stderr)):
             os.set_blocking(fd, False)
             w.out[fd] = (stream, bytearray())

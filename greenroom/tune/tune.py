@@ -186,9 +186,6 @@ def run(
         time_budget_s=time_budget_s, callbacks=list(callbacks or []), reporter=reporter,
         trainable_name=trainable_name, trials=trials,
     )  # fmt: skip
-    for trial in controller.trials:
-        trial.resources = resources
-        controller.scheduler.on_trial_add(controller, trial)
     controller.run()
     analysis = ExperimentAnalysis(exp_dir, trials=controller.trials, default_metric=metric, default_mode=mode)
     failed = [t for t in controller.trials if t.status == ERROR]

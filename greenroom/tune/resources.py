@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenroom.scheduler.placement import validate_bundles
-from greenroom.scheduler.resources import ResourceSet
+from greenroom.util.placement_group import validate_bundles
 
 _DICT_KEYS = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
 
@@ -37,9 +36,6 @@ class PlacementGroupFactory:
     @property
     def has_extra_bundles(self) -> bool:
         return len(self.bundles) > 1
-
-    def request(self) -> ResourceSet:
-        return ResourceSet.from_dict(self.required_resources)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PlacementGroupFactory) and (other.bundles, other.strategy) == (self.bundles, self.strategy)

@@ -87,11 +87,14 @@ class TrialFiles:
         with open(path, "a", newline="") as f:
             csv.writer(f).writerow([flat.get(k, "") for k in self._csv_keys])
 
-    def error(self, text: str) -> str:
-        path = os.path.join(self.trial.path, "error.txt")
-        with open(path, "a") as f:
+    @property
+    def error_path(self) -> str:
+        """The trial's ``error.txt``: every failure's traceback, appended."""
+        return os.path.join(self.trial.path, "error.txt")
+
+    def error(self, text: str) -> None:
+        with open(self.error_path, "a") as f:
             f.write(text.rstrip() + "\n")
-        return path
 
 
 def trial_to_state(trial: Trial) -> dict:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from greenroom.runtime import state
 from greenroom.tune.checkpoint import Checkpoint
-from greenroom.util.placement_group import get_current_placement_group
 from greenroom.tune.trainable.function_trainable import FunctionError, FunctionTrainable
 from greenroom.tune.trainable.session import TrialInfo, TrialSession, set_session
 from greenroom.tune.trainable.trainable import Trainable
+from greenroom.util._hooks import set_default_placement_group
+from greenroom.util.placement_group import get_current_placement_group
 
 
 class TrialActor:
@@ -21,7 +21,7 @@ class TrialActor:
         os.makedirs(info.trial_dir, exist_ok=True)
         current = get_current_placement_group()
         if current is not None:  # the trainable's own tasks and actors run in the trial's bundles
-            state.runtime().default_placement = (current.id.hex(), -1)
+            set_default_placement_group(current)
         checkpoint = Checkpoint(restore) if restore else None
         session = TrialSession(info, checkpoint, checkpoint_index)
         set_session(session)

@@ -20,6 +20,7 @@ from greenroom.tune.search.searcher import Searcher
 from greenroom.tune.stopper import FunctionStopper, Stopper, dict_stopper
 from greenroom.tune.storage import STATE_FILE, default_name, experiment_dir, load_state, trial_from_state
 from greenroom.tune.trainable.trainable import Trainable
+from greenroom.util._hooks import preload_modules
 
 _RESUME = (False, True, "AUTO", "LOCAL", "ERRORED_ONLY", "AUTO+ERRORED", "LOCAL+ERRORED", "RESTART_ERRORED")
 
@@ -186,9 +187,6 @@ def run(
         time_budget_s=time_budget_s, callbacks=list(callbacks or []), reporter=reporter,
         trainable_name=trainable_name, trials=trials,
     )  # fmt: skip
-    for trial in controller.trials:
-        trial.resources = resources
-        controller.scheduler.on_trial_add(controller, trial)
     controller.run()
     analysis = ExperimentAnalysis(exp_dir, trials=controller.trials, default_metric=metric, default_mode=mode)
     failed = [t for t in controller.trials if t.status == ERROR]
@@ -203,10 +201,8 @@ def run(
 
 def _preload_trial_code() -> None:
     """Trial actors start with Tune already imported (once, in the zygote), not per trial."""
-    from greenroom.runtime import state
-
     try:
-        state.runtime().call("preload", ["greenroom.tune.trial_actor"])
+        preload_modules(["greenroom.tune.trial_actor"])
     except Exception:  # another backend: trials import it themselves
         pass
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
+
+import cloudpickle
 
 from greenroom.tune.analysis import ResultGrid
 from greenroom.tune.error import TuneError
@@ -124,15 +127,17 @@ class Tuner:
 
 
 _SETTINGS = "tuner.pkl"
+# The file is the experiment's own format, read back by Tuner.restore, not a wire message:
+# cloudpickle so that lambdas and classes defined in __main__ (searchers, callbacks) survive.
+_PICKLE_PROTOCOL = 5
 
 
 def _save_settings(exp_dir: str, param_space: Any, tune_config: TuneConfig, run_config: RunConfig) -> None:
     """What Tuner.restore needs to continue as started (Ray keeps the same file)."""
-    from greenroom.runtime import serialization
-
     os.makedirs(exp_dir, exist_ok=True)
+    settings = {"param_space": param_space, "tune_config": tune_config, "run_config": run_config}
     try:
-        blob = serialization.dumps({"param_space": param_space, "tune_config": tune_config, "run_config": run_config})
+        blob = cloudpickle.dumps(settings, protocol=_PICKLE_PROTOCOL)
     except Exception:  # an unpicklable searcher or callback: restore then needs them passed again
         return
     with open(os.path.join(exp_dir, _SETTINGS), "wb") as f:
@@ -140,10 +145,8 @@ def _save_settings(exp_dir: str, param_space: Any, tune_config: TuneConfig, run_
 
 
 def _load_settings(exp_dir: str) -> dict:
-    from greenroom.runtime import serialization
-
     path = os.path.join(exp_dir, _SETTINGS)
     if not os.path.exists(path):
         return {}
     with open(path, "rb") as f:
-        return serialization.loads(f.read())
+        return pickle.loads(f.read())

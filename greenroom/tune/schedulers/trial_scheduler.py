@@ -1,6 +1,6 @@
 """The trial scheduler interface, its controller protocol, and the FIFO scheduler.
 
-A scheduler is a pure decision core (STYLE.md convention 4): the trial runner
+A scheduler is a pure decision core: the trial runner (tune/execution/runner_state.py)
 feeds it events (``on_trial_add``, ``on_trial_result``, ...) and carries out
 what it answers. It never starts, stops or saves anything itself, and it does
 not change Trial status; the runner owns Trial objects.

@@ -14,7 +14,8 @@ from greenroom import exceptions
 from greenroom.runtime import wire
 from greenroom.runtime.node import Node
 from greenroom.runtime.node_objects import DRIVER
-from greenroom.runtime.object_ref import IdMinter, return_ids
+from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.object_ref import IdMinter, object_id, return_ids
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec
 
@@ -52,14 +53,16 @@ class DriverRuntime(Runtime):
     def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
         node = self.node
         node.check_usable()
-        self.objects.create(return_ids(call.task_id, call.num_returns), call.name, holder=DRIVER)
+        ids = [object_id(call.task_id, 0)] if call.num_returns == 1 else return_ids(call.task_id, call.num_returns)
+        self.objects.create(ids, call.name, holder=DRIVER)
         node.loop.post(node.actors.submit_call, actor_id, call)
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         node = self.node
         if not node.closed:
             # Gains must land before anything that could release a pin; losses may wait.
-            (node.loop.post if delta >= 0 else node.loop.post_lazy)(node.reference_event, DRIVER, kind, key, delta)
+            apply = node.actors.handle_event if kind == ACTOR else node.lifetimes.reference_event
+            (node.loop.post if delta >= 0 else node.loop.post_lazy)(apply, DRIVER, key, delta)
 
     def call(self, method: str, *args: Any) -> Any:
         return self.node.call(method, *args)

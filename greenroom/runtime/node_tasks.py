@@ -77,12 +77,14 @@ class Tasks:
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)
-        self.lifetimes.pin([oid for _pos, oid in spec.deps], +1)
-        self.lifetimes.pin(spec.ref_pins, +1)
+        if spec.ref_pins:
+            self.lifetimes.pin(spec.ref_pins, +1)
         waiting = 0
-        for _pos, oid in spec.deps:
-            if self.objects.on_ready(oid, lambda _oid, _entry, t=task: self.loop.on_loop(self._dep_ready, t)):
-                waiting += 1
+        if spec.deps:
+            self.lifetimes.pin([oid for _pos, oid in spec.deps], +1)
+            for _pos, oid in spec.deps:
+                if self.objects.on_ready(oid, lambda _oid, _entry, t=task: self.loop.on_loop(self._dep_ready, t)):
+                    waiting += 1
         if task.state.accept(waiting) == ENQUEUE:
             self._enqueue(task)
 
@@ -143,9 +145,10 @@ class Tasks:
         if spec.func_id not in w.functions:
             blob = self.functions[spec.func_id]
             w.functions.add(spec.func_id)
-        deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps]
+        deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps] if spec.deps else []
+        placement = spec.placement and self.placement_info(spec.placement)
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
-                         task.assigned, self.placement_info(spec.placement)))  # fmt: skip
+                         task.assigned, placement))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
@@ -167,7 +170,10 @@ class Tasks:
         else:
             self.pool.release(w)
         kind, payloads = done.kind, done.payloads
-        decision = task.state.finished(kind == wire.TASK_ERROR, lambda: self._retryable(spec, payloads[0]))
+        if kind == wire.TASK_ERROR:
+            decision = task.state.finished(True, lambda: self._retryable(spec, payloads[0]))
+        else:
+            decision = task.state.finished(False, None)
         if decision == FINISH_CANCELLED:
             self.finish_cancelled(task)
         elif decision == RETRY:
@@ -195,8 +201,10 @@ class Tasks:
         self.lifetimes.complete_returns(spec.task_id, spec.num_returns, kind, payloads, contains)
         if spec.pins:
             self.pin_actors(spec.pins, -1)
-        self.lifetimes.pin([oid for _pos, oid in spec.deps], -1)
-        self.lifetimes.pin(spec.ref_pins, -1)
+        if spec.deps:
+            self.lifetimes.pin([oid for _pos, oid in spec.deps], -1)
+        if spec.ref_pins:
+            self.lifetimes.pin(spec.ref_pins, -1)
 
     def finish_cancelled(self, task: TaskRecord) -> None:
         error = exceptions.TaskCancelledError(f"task {task.spec.name!r} was cancelled")

@@ -137,9 +137,9 @@ class TaskState:
         return RELEASE_AND_FINISH_CANCELLED
 
     # -- ending -------------------------------------------------------------------------
-    def finished(self, error: bool, retryable: Callable[[], bool]) -> str:
-        """Its worker reported it done; ``error``: it raised. ``retryable()`` says whether
-        that error is one to retry (``retry_exceptions``)."""
+    def finished(self, error: bool, retryable: Callable[[], bool] | None) -> str:
+        """Its worker reported it done; ``error``: it raised. ``retryable()`` (given with an
+        error) says whether that error is one to retry (``retry_exceptions``)."""
         if self.report_cancelled or (error and self.cancelled):
             self.phase = DONE
             return FINISH_CANCELLED

@@ -37,10 +37,11 @@ PINNED_ALL = {
         "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
     ],
     "greenroom.exceptions": [
-        "ActorAlreadyExistsError", "ActorDiedError", "ActorUnschedulableError", "GetTimeoutError",
-        "ObjectLostError", "ObjectStoreFullError", "RayActorError", "RayError", "RaySystemError",
-        "RayTaskError", "ResourceDeadlockError", "TaskCancelledError", "TaskUnschedulableError",
-        "WorkerCrashedError",
+        "ActorAlreadyExistsError", "ActorDiedError", "ActorUnavailableError", "ActorUnschedulableError",
+        "AsyncioActorExit", "GetTimeoutError", "NodeDiedError", "ObjectFetchTimedOutError", "ObjectFreedError",
+        "ObjectLostError", "ObjectStoreFullError", "OwnerDiedError", "PendingCallsLimitExceeded",
+        "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
+        "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],
     "greenroom.util": [
         "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",

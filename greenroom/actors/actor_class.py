@@ -7,9 +7,11 @@ import os
 from typing import Any, Callable
 
 from greenroom.actors.handle import ActorHandle
+from greenroom.actors.methods import describe_methods
 from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
 from greenroom.runtime.options import check_names, placement_of
+from greenroom.runtime.signature import CallShape, check_call
 from greenroom.runtime.task_spec import encode_args
 from greenroom.scheduler.resources import parse_resources
 
@@ -20,20 +22,6 @@ ACTOR_OPTIONS = frozenset({
     "runtime_env", "accelerator_type", "max_pending_calls", "concurrency_groups", "_metadata",
     "object_store_memory", "label_selector", "enable_task_events",
 })  # fmt: skip
-
-
-def method(*, num_returns: int = 1, **unsupported: Any) -> Callable:
-    """Per-method options for actor methods: ``@method(num_returns=2)``."""
-    if unsupported:
-        raise ValueError(f"unknown @method option(s) {sorted(unsupported)}; valid: num_returns")
-    if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
-        raise ValueError(f"@method(num_returns={num_returns!r}): expected a positive integer")
-
-    def mark(fn: Callable) -> Callable:
-        fn.__greenroom_num_returns__ = num_returns
-        return fn
-
-    return mark
 
 
 def _int(options: dict, key: str, default: int, minimum: int) -> int:
@@ -52,11 +40,8 @@ class ActorClass:
         self._cls = cls
         self._name = cls.__name__
         self._is_async = is_async_class(cls)
-        self._methods = {
-            name: getattr(fn, "__greenroom_num_returns__", 1)
-            for name, fn in inspect.getmembers(cls, predicate=callable)
-            if not (name.startswith("__") and name.endswith("__"))
-        }
+        self._methods = describe_methods(cls)
+        self._shape = CallShape.of(cls)
         self._raw = dict(options)
         self._check(self._raw)
         self._blob: bytes | None = None
@@ -96,6 +81,7 @@ class ActorClass:
 
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         """Start an actor; returns its handle at once (the constructor runs in its process)."""
+        check_call(self._shape, self._name, args, kwargs)
         opts = self._check(self._raw)
         rt = state.runtime()
         if self._blob is None or self._blob_pid != os.getpid():

@@ -9,36 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from greenroom.actors.methods import check_method_options
 from greenroom.runtime import state
 from greenroom.runtime.handles import note_pickled
+from greenroom.runtime.signature import CallShape, check_call
 
 
 class ActorMethod:
     """One method of an actor: ``.remote(*args)`` returns an ObjectRef."""
 
-    __slots__ = ("_handle", "_name", "_num_returns")
+    __slots__ = ("_handle", "_name", "_num_returns", "_shape")
 
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int, shape: CallShape | None) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = num_returns
+        self._shape = shape
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         h = self._handle
-        refs = h._runtime.submit_actor_call(
-            h._actor_id, self._name, f"{h._class_name}.{self._name}", self._num_returns, args, kwargs
-        )
+        name = f"{h._class_name}.{self._name}"
+        if self._shape is not None:
+            check_call(self._shape, name, args, kwargs)
+        refs = h._runtime.submit_actor_call(h._actor_id, self._name, name, self._num_returns, args, kwargs)
         return refs[0] if self._num_returns == 1 else refs
 
-    def options(self, *, num_returns: int | None = None, **unsupported: Any) -> ActorMethod:
-        """A copy with other call options (``num_returns``)."""
-        if unsupported:
-            raise ValueError(f"unknown actor method option(s) {sorted(unsupported)}; valid: num_returns")
-        if num_returns is None:
-            return self
-        if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
-            raise ValueError(f"num_returns={num_returns!r}: expected a positive integer")
-        return ActorMethod(self._handle, self._name, num_returns)
+    def options(self, **options: Any) -> ActorMethod:
+        """A copy with other call options (``num_returns``, ...)."""
+        check_method_options(options, "options")
+        num_returns = options.get("num_returns", self._num_returns)
+        return ActorMethod(self._handle, self._name, num_returns, self._shape)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
@@ -50,10 +50,11 @@ class ActorMethod:
 class ActorHandle:
     """A handle to a live actor. Attribute access gives its methods."""
 
-    def __init__(self, actor_id: bytes, class_name: str, methods: dict[str, int], is_async: bool) -> None:
+    def __init__(self, actor_id: bytes, class_name: str, methods: dict[str, dict], is_async: bool) -> None:
         self._actor_id = actor_id
         self._class_name = class_name
-        self._methods = methods
+        self._methods = methods  # name -> its options (actors/methods.py), as plain data
+        self._parsed: dict[str, tuple] = {}
         self._is_async = is_async
         self._runtime = state.runtime()
         self._runtime.handles.added(actor_id)
@@ -66,7 +67,11 @@ class ActorHandle:
             raise AttributeError(
                 f"actor {self._class_name} has no method {name!r}; its methods are {sorted(methods)}"
             )
-        return ActorMethod(self, name, methods[name])
+        parsed = self._parsed.get(name)
+        if parsed is None:  # parsed once per handle (no ActorMethod kept: it would refer back to us)
+            info = methods[name]
+            parsed = self._parsed[name] = (info["num_returns"], CallShape.from_wire(info["shape"]))
+        return ActorMethod(self, name, *parsed)
 
     def __reduce__(self) -> Any:
         note_pickled(self._actor_id)
@@ -108,5 +113,5 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     With ``no_restart=False`` it is restarted if its ``max_restarts`` allows.
     """
     if not isinstance(actor, ActorHandle):
-        raise TypeError(f"kill() expects an ActorHandle, got {actor!r:.100}")
+        raise ValueError(f"kill() expects an ActorHandle, got {type(actor).__name__} {actor!r:.100}")
     state.runtime().call("kill_actor", actor._actor_id, bool(no_restart))

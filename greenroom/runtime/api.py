@@ -20,6 +20,7 @@ _NOT_HONOURED = {
     "_system_config": (None, {}),
     "storage": (None,),
 }
+_ACCEPTED = {"configure_logging", "logging_config", "logging_format", "log_to_driver"}  # logging set-up: ours
 
 
 class InitContext(dict):
@@ -35,7 +36,9 @@ class InitContext(dict):
 def _check_amount(name: str, value: Any, integral: bool = False) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"init({name}={value!r}): expected a number, got {type(value).__name__}")
+    if value < 0:
         raise ValueError(f"init({name}={value!r}): expected a non-negative number")
     if integral and value != int(value):
         raise ValueError(f"init({name}={value!r}): expected a whole number")
@@ -83,6 +86,8 @@ def init(
                 "greenroom.init() was called twice; call shutdown() first, or pass ignore_reinit_error=True"
             )
         for key, value in kwargs.items():
+            if key in _ACCEPTED:
+                continue
             if key not in _NOT_HONOURED:
                 raise TypeError(f"init() got an unexpected argument {key!r}")
             if value not in _NOT_HONOURED[key]:
@@ -101,6 +106,12 @@ def init(
         if resources is not None:
             if not isinstance(resources, dict):
                 raise TypeError(f"init(resources={resources!r}): expected a dict of name -> amount")
+            for key, amount in resources.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"init(resources={resources!r}): resource name {key!r} must be a str")
+                if not key:
+                    raise ValueError(f"init(resources={resources!r}): a resource name must not be empty")
+                _check_amount(f"resources[{key!r}]", amount)
             for reserved in ("CPU", "GPU", "memory"):
                 if reserved in resources:
                     raise ValueError(f"init(resources=...) may not contain {reserved!r}; use num_cpus/num_gpus/_memory")
@@ -169,9 +180,9 @@ def _as_refs(refs: Any, what: str) -> tuple[list[ObjectRef], bool]:
     if isinstance(refs, (list, tuple)):
         for r in refs:
             if not isinstance(r, ObjectRef):
-                raise TypeError(f"{what}() expects ObjectRefs, got {type(r).__name__} {r!r:.100} in the list")
+                raise ValueError(f"{what}() expects ObjectRefs, got {type(r).__name__} {r!r:.100} in the list")
         return list(refs), False
-    raise TypeError(f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__} {refs!r:.100}")
+    raise ValueError(f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__} {refs!r:.100}")
 
 
 def _check_timeout(timeout: Any, what: str) -> None:

@@ -73,8 +73,10 @@ def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, Pick
         with collecting() as pickled:
             blob = serialization.dumps((args, kwargs))
         return blob, deps, pickled
-    except Exception as e:
-        raise TypeError(_unpicklable_argument(args, kwargs, name, e)) from e
+    except Exception as e:  # the pickling error itself reaches the caller, explained
+        if hasattr(e, "add_note"):  # Python 3.11+
+            e.add_note(_unpicklable_argument(args, kwargs, name, e))
+        raise
 
 
 def _unpicklable_argument(args: tuple, kwargs: dict, name: str, error: Exception) -> str:

@@ -222,11 +222,9 @@ class Executor:
                 ]
         except exceptions.ObjectStoreFullError as e:
             return self._task_error(name, type(e), e, None)
-        except Exception as e:
-            err = TypeError(
-                f"task {name!r} returned a value that cannot be pickled: {type(e).__name__}: {e}"
-            )
-            return self._task_error(name, TypeError, err, None)
+        except Exception as e:  # the pickling error itself reaches the caller, explained
+            explain(e, f"task {name!r} returned a value that cannot be pickled; return something picklable")
+            return self._task_error(name, type(e), e, None)
         self.runtime.pin_handles(pickled.actors)
         return wire.VALUE, payloads, pickled.objects
 
@@ -239,18 +237,30 @@ class Executor:
     def _task_error(self, name, etype, error, tb) -> tuple[int, list, list]:
         frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
         text = "".join(frames)
-        err = exceptions.RayTaskError(name, text, error, self.pid)
+        cause, type_name = error, etype.__name__
+        if isinstance(error, exceptions.RayTaskError):  # a task it waited on failed: keep the innermost
+            cause, type_name = error.cause, error.cause_type_name
+            text = f"{text}\nwhile waiting on task {error.function_name!r}, which raised:\n{error.traceback_str}"
+        err = exceptions.RayTaskError(name, text, None, self.pid, type_name)
         try:
-            return wire.TASK_ERROR, [serialization.dumps(err)], []
+            # Pickled apart, so that a caller that can't rebuild its class still gets the rest.
+            err.cause_blob = serialization.dumps(cause)
+            err.cause = cause
         except Exception:
-            err = exceptions.RayTaskError(name, text, None, self.pid, etype.__name__)
-            return wire.TASK_ERROR, [serialization.dumps(err)], []
+            pass
+        return wire.TASK_ERROR, [serialization.dumps(err)], []
 
     def on_sigint(self, signum, frame) -> None:
         # cancel(force=False): the node signals only while our task runs;
         # a signal that lands between tasks is stale and ignored.
         if self.current_task is not None:
             raise KeyboardInterrupt
+
+
+def explain(error: BaseException, text: str) -> None:
+    """Attach greenroom's explanation to an error that reaches the user as it is."""
+    if hasattr(error, "add_note"):  # Python 3.11+
+        error.add_note(text)
 
 
 def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:

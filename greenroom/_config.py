@@ -55,3 +55,14 @@ def detect_gpus() -> int:
 def results_dir() -> str:
     """Where Tune writes experiments by default: $GREENROOM_RESULTS_DIR or ~/greenroom_results."""
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")
+
+
+def node_ip_address() -> str:
+    """This machine's address as Ray reports it for a node: the host name's address, or
+    127.0.0.1 when the host name does not resolve."""
+    import socket
+
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"

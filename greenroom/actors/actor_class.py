@@ -8,9 +8,10 @@ from typing import Any, Callable
 
 from greenroom.actors.handle import ActorHandle
 from greenroom.actors.methods import describe_methods
+from greenroom import exceptions
 from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
-from greenroom.runtime.options import check_names, placement_of
+from greenroom.runtime.options import check_names, scheduling_of
 from greenroom.runtime.signature import CallShape, check_call
 from greenroom.runtime.task_spec import encode_args
 from greenroom.scheduler.resources import parse_resources
@@ -65,7 +66,7 @@ class ActorClass:
                 num_cpus=options.get("num_cpus"), num_gpus=options.get("num_gpus"),
                 memory=options.get("memory"), resources=options.get("resources"), default_cpus=0,
             ),
-            "placement": placement_of(options),
+            "scheduling": scheduling_of(options),
             "max_restarts": _int(options, "max_restarts", 0, -1),
             "max_task_retries": _int(options, "max_task_retries", 0, -1),
             "max_concurrency": _int(options, "max_concurrency", default_concurrency, 1),
@@ -93,7 +94,8 @@ class ActorClass:
         args, kwargs = rt.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, f"{self._name}.__init__")
         actor_id = rt.ids.task_id() + b"\xac\xac\xac\xac"
-        placement = opts["placement"] or rt.default_placement
+        placement, capture = rt.placement_for(opts["scheduling"], f"actor {self._name}",
+                                              exceptions.ActorUnschedulableError)  # fmt: skip
         spec = wire.ActorSpec(
             actor_id=actor_id, class_name=self._name, class_blob=self._blob, args_blob=args_blob,
             deps=deps, request=dict(opts["request"].amounts), placement=list(placement) if placement else None,
@@ -101,7 +103,7 @@ class ActorClass:
             max_concurrency=opts["max_concurrency"], is_async=self._is_async,
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),
             detached=self._raw.get("lifetime") == "detached", methods=self._methods,
-            pins=pickled.actors, ref_pins=pickled.objects,
+            pins=pickled.actors, ref_pins=pickled.objects, capture=capture,
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

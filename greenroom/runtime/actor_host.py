@@ -38,6 +38,7 @@ class Call:
     pins: list
     ref_pins: list
     deps_pending: int = 0
+    sent_at: float = 0.0  # loop time it went to the actor's process (for the timeline)
 
     def object_ids(self) -> list:
         """The objects this call keeps alive until it ends: its ref arguments."""
@@ -62,6 +63,7 @@ class ActorRecord:
     ctor_unpinned: bool = False  # constructor arguments are kept (for restarts) until death
     pid: int | None = None  # of its current (or last) process
     deps_pending: int = 0
+    init_sent_at: float = 0.0
 
     def describe(self) -> str:
         return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={self.pid})"
@@ -72,8 +74,9 @@ class ActorHost:
 
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
-                 broken: Callable[[], str | None], schedule: Callable[[], None]) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any) -> None:  # fmt: skip
         self.loop = loop
+        self.timeline = timeline
         self.scheduler = scheduler
         self.lifetimes = lifetimes
         self.objects = lifetimes.objects
@@ -114,6 +117,10 @@ class ActorHost:
         if rec.deps_pending == 0:
             self._queue_creation(rec)
         return self.info(rec)
+
+    def placement_of(self, actor_id: bytes) -> tuple | None:
+        rec = self.actors.get(actor_id)
+        return rec.placement if rec is not None else None
 
     def describe(self, actor_id: bytes) -> str | None:
         rec = self.actors.get(actor_id)
@@ -170,8 +177,10 @@ class ActorHost:
         rec.pid = w.pid
         s = rec.spec
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
+        rec.init_sent_at = self.loop.loop.time()
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
-                              s.is_async, s.class_name, self.placement_info(rec.placement)))  # fmt: skip
+                              s.is_async, s.class_name, self.placement_info(rec.placement), s.name,
+                              rec.state.restarts, s.capture))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
@@ -217,12 +226,15 @@ class ActorHost:
                 self._end_call(call, entry.kind, [entry.payload] * call.num_returns)
                 continue
             deps = [[pos, wire.VALUE, objects.get(oid).payload] for pos, oid in call.deps]
+            call.sent_at = self.loop.loop.time()
             rec.worker.send(wire.ActorCall(call.task_id, call.method, call.args_blob, deps, call.num_returns, call.name))
 
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
         task_id, kind, payloads = done.task_id, done.kind, done.payloads
         rec = w.actor
         if task_id == rec.spec.actor_id:  # the constructor finished
+            self.timeline.record("actor_creation", f"{rec.spec.class_name}.__init__", w.pid, rec.init_sent_at,
+                                 self.loop.loop.time(), rec.assigned[1])  # fmt: skip
             if kind == wire.VALUE:
                 rec.state.created()
                 self._pump(rec)
@@ -232,6 +244,7 @@ class ActorHost:
         call = rec.calls.pop(task_id, None)
         if call is None:
             return
+        self.timeline.record("actor_call", call.name, w.pid, call.sent_at, self.loop.loop.time(), rec.assigned[1])
         rec.state.done(task_id)
         if len(payloads) != call.num_returns:
             payloads = payloads * call.num_returns

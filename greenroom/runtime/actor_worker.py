@@ -103,9 +103,13 @@ class Actor:
         self.is_async = msg.is_async
         self.class_name = msg.class_name
         self.placement = msg.placement
+        self.actor_name = msg.actor_name
+        self.restarts = msg.restarts
+        if msg.capture and msg.placement:  # for its whole life
+            executor.runtime.default_placement = (msg.placement[0], -1)
         class_blob = msg.class_blob
         self.executor = executor
-        set_task_context(self._context(self.actor_id[:12]))
+        set_task_context(self._context(self.actor_id[:12], f"{self.class_name}.__init__"))
         self.instance = None
         kind, payloads, _ = executor.load_and_call(
             self.actor_id, lambda: serialization.loads(class_blob), msg.args_blob, msg.deps,
@@ -117,11 +121,12 @@ class Actor:
         executor.send_done(self.actor_id, kind, payloads, [])
         self.ok = kind == wire.VALUE
 
-    def _context(self, task_id: bytes) -> TaskContext:
-        return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement)
+    def _context(self, task_id: bytes, name: str) -> TaskContext:
+        return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement,
+                           name=name, actor_name=self.actor_name, actor_restarts=self.restarts)  # fmt: skip
 
     def run_call(self, msg: wire.ActorCall) -> None:
-        set_task_context(self._context(msg.task_id))
+        set_task_context(self._context(msg.task_id, msg.name))
         try:
             kind, payloads, contains = self.executor.load_and_call(
                 msg.task_id, lambda: getattr(self.instance, msg.method), msg.args_blob, msg.deps,
@@ -134,7 +139,7 @@ class Actor:
 
     async def run_call_async(self, msg: wire.ActorCall, limit: asyncio.Semaphore) -> None:
         async with limit:
-            set_task_context(self._context(msg.task_id))
+            set_task_context(self._context(msg.task_id, msg.name))
             kind, payloads, contains = await self.executor.load_and_call_async(
                 msg.task_id, lambda: getattr(self.instance, msg.method), msg.args_blob, msg.deps,
                 msg.num_returns, msg.name,

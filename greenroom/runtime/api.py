@@ -8,7 +8,6 @@ from typing import Any, Sequence
 
 from greenroom import _config as config
 from greenroom.runtime import state
-from greenroom.runtime.context import RuntimeContext
 from greenroom.runtime.object_ref import ObjectRef
 
 logger = logging.getLogger("greenroom")
@@ -128,27 +127,35 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     from greenroom.runtime.node import Node
     from greenroom.scheduler.resources import ResourceSet
 
+    ip = config.node_ip_address()
     total = {
         "CPU": config.machine_cpus() if num_cpus is None else num_cpus,
         "GPU": config.detect_gpus() if num_gpus is None else int(num_gpus),
         "memory": config.machine_memory() if memory is None else memory,
+        f"node:{ip}": 1.0,  # Ray's automatic resources: this node's address, and "the head"
+        "node:__internal_head__": 1.0,
         **resources,
     }
     gpu_names = config.driver_visible_gpus()
     store = object_store_memory or int(config.machine_memory() * 0.3)  # Ray's default share
-    namespace = namespace or f"anonymous-{uuid.uuid4().hex[:8]}"
+    job = {
+        "namespace": namespace or f"anonymous-{uuid.uuid4().hex[:8]}",
+        "job_id": "01000000",
+        "node_id": uuid.uuid4().hex + uuid.uuid4().hex[:24],  # 28 bytes in hex, as Ray's node ids
+        "node_ip": ip,
+    }
     node = Node(
         ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store,
-        namespace=namespace, preload=["greenroom"],  # workers start with the public API imported
+        job=job, preload=["greenroom"],  # workers start with the public API imported
     )  # fmt: skip
     try:
         node.start()
     except BaseException:
         node.stop()
         raise
-    rt = DriverRuntime(node, namespace)
+    rt = DriverRuntime(node, job)
     rt.init_context = InitContext(
-        address_info={"address": "local", "node_id": "local"}, dashboard_url=None,
+        address_info={"address": "local", "node_id": job["node_id"], "node_ip_address": ip}, dashboard_url=None,
         object_store_memory=object_store_memory,
     )  # fmt: skip
     state.set_runtime(rt)
@@ -258,7 +265,20 @@ def available_resources() -> dict[str, float]:
     return state.runtime().call("available_resources")
 
 
-def get_runtime_context() -> RuntimeContext:
-    """Ids and assigned resources of the current driver, task or actor."""
-    rt = state.runtime()
-    return RuntimeContext(getattr(rt, "job_id", "01000000"), getattr(rt, "namespace", "default"))
+def nodes() -> list[dict[str, Any]]:
+    """The nodes of this cluster, as Ray describes them (one: this machine)."""
+    return state.runtime().call("nodes")
+
+
+def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
+    """Every finished task, actor creation and actor call (name, worker pid, start, end,
+    GPU ids) as Chrome trace events. With ``filename``, written there as JSON (open it in
+    chrome://tracing or Perfetto) and None is returned."""
+    events = state.runtime().call("timeline")
+    if filename is None:
+        return events
+    import json
+
+    with open(filename, "w") as f:
+        json.dump(events, f)
+    return None

@@ -21,11 +21,13 @@ from greenroom.runtime.task_spec import TaskSpec
 
 
 class DriverRuntime(Runtime):
-    def __init__(self, node: Node, namespace: str) -> None:
+    def __init__(self, node: Node, job: dict) -> None:
         super().__init__(IdMinter(0))
         self.node = node
         self.objects = node.objects
-        self.namespace = namespace
+        self.namespace = job["namespace"]
+        self.job_id = job["job_id"]
+        self.node_id = job["node_id"]
         self._feasible: dict[Any, None] = {}
         self.arena = node.arena
 

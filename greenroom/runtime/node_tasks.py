@@ -48,7 +48,7 @@ class Tasks:
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
-                 broken: Callable[[], str | None], schedule: Callable[[], None]) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -60,6 +60,7 @@ class Tasks:
         self.drop_get = drop_get
         self.broken = broken
         self.schedule = schedule
+        self.timeline = timeline
         self.records: dict[bytes, TaskRecord] = {}
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
@@ -148,7 +149,7 @@ class Tasks:
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps] if spec.deps else []
         placement = spec.placement and self.placement_info(spec.placement)
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
-                         task.assigned, placement))  # fmt: skip
+                         task.assigned, placement, spec.capture))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
@@ -159,6 +160,7 @@ class Tasks:
         spec = task.spec
         self.drop_get(done.task_id)
         now = self.loop.loop.time()
+        self.timeline.record("task", spec.name, w.pid, w.started_at, now, task.assigned[1])
         self.pipeline.note_run_time(w, spec.func_id, now)
         follower = self.pipeline.hand_over(w, done.task_id, now)
         task.worker = None

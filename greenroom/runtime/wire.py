@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -68,6 +68,7 @@ class Exec(NamedTuple):
     name: str
     assigned: list  # [resources as {name: amount}, gpu ids]
     placement: list | None  # PlacementInfo of the group it runs in
+    capture: bool  # its own tasks and actors go to that group too, unless they say otherwise
     tag: int = EXEC
 
 
@@ -105,6 +106,9 @@ class ActorInit(NamedTuple):
     is_async: bool
     class_name: str
     placement: list | None
+    actor_name: str | None  # its name, if it was given one
+    restarts: int  # how many times it was restarted before this process
+    capture: bool  # its tasks and actors go to its placement group, unless they say otherwise
     tag: int = ACTOR_INIT
 
 
@@ -176,11 +180,13 @@ class Recalled(NamedTuple):
 
 # -- zygote <-> node -----------------------------------------------------------------------
 class Setup(NamedTuple):
-    """Once, first: the driver's sys.path, the object store (fd, size), modules to import."""
+    """Once, first: the driver's sys.path, the object store (fd, size), modules to import,
+    and the job (namespace, job_id, node_id) the workers serve."""
 
     path: list
     store: list | None
     preload: list
+    job: dict
     tag: int = SETUP
 
 
@@ -271,6 +277,7 @@ class TaskMsg(NamedTuple):
     max_calls: int
     pins: list
     ref_pins: list
+    capture: bool
 
 
 class ActorSpec(NamedTuple):
@@ -290,9 +297,10 @@ class ActorSpec(NamedTuple):
     name: str | None
     namespace: str | None  # None: the job's
     detached: bool
-    methods: dict  # method name -> num_returns
+    methods: dict  # method name -> its options (actors/methods.py)
     pins: list
     ref_pins: list
+    capture: bool  # its tasks and actors run in its placement group by default
 
 
 class PlacementInfo(NamedTuple):

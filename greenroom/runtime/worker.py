@@ -110,7 +110,9 @@ class Executor:
     def run(self, msg: wire.Exec) -> None:
         task_id = msg.task_id
         self.current_task = task_id
-        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement))
+        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement, name=msg.name))
+        if msg.capture and msg.placement:
+            self.runtime.default_placement = (msg.placement[0], -1)
         try:
             kind, payloads, contains = self.load_and_call(
                 task_id, lambda: self._function(msg.func_id, msg.func_blob), msg.args_blob, msg.deps,
@@ -118,6 +120,7 @@ class Executor:
             )
         finally:
             self.current_task = None
+            self.runtime.default_placement = None
             set_task_context(None)
         self.send_done(task_id, kind, payloads, contains)
 
@@ -263,13 +266,17 @@ def explain(error: BaseException, text: str) -> None:
         error.add_note(text)
 
 
-def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:
+def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | None = None) -> int:
     """The worker's life: handshake, then run tasks until EXIT or EOF."""
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
     runtime.arena = arena
+    job = job or {}
+    runtime.namespace = job.get("namespace", "default")
+    runtime.job_id = job.get("job_id", "01000000")
+    runtime.node_id = job.get("node_id", "")
     state.set_runtime(runtime)
     executor = Executor(conn, runtime)
     signal.signal(signal.SIGINT, executor.on_sigint)

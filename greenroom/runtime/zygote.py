@@ -52,8 +52,9 @@ def _exit_code(status: int) -> int:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, arena: Any = None) -> None:
+    def __init__(self, control: socket.socket, arena: Any = None, job: dict | None = None) -> None:
         self.control = control
+        self.job = job or {}  # namespace, job_id, node_id: what get_runtime_context() says in workers
         self.arena = arena  # the node's shared memory, inherited by every worker
         self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe()
@@ -155,7 +156,7 @@ class Zygote:
         sys.stderr = TrackedStream(sys.stderr)
         from greenroom.runtime import worker
 
-        code = worker.main(sock, worker_id, self.arena)
+        code = worker.main(sock, worker_id, self.arena, self.job)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -205,7 +206,7 @@ def main() -> None:
 
     preload(setup.preload)
     arena = Arena(*setup.store) if setup.store else None
-    Zygote(control, arena).serve()
+    Zygote(control, arena, setup.job).serve()
 
 
 def preload(modules: list[str]) -> None:

@@ -51,9 +51,7 @@ class ActorClass:
 
     def _check(self, options: dict) -> dict:
         check_names(options, ACTOR_OPTIONS, f"actor class {self._name}")
-        for key, fine in (("concurrency_groups", (None,)), ("max_pending_calls", (None, -1))):
-            if options.get(key) not in fine:
-                raise ValueError(f"option {key}={options[key]!r} is not supported by greenroom; remove it")
+        groups = self._concurrency_groups(options.get("concurrency_groups"))
         lifetime = options.get("lifetime")
         if lifetime not in (None, "detached", "non_detached"):
             raise ValueError(f"lifetime={lifetime!r}: expected None, 'detached' or 'non_detached'")
@@ -70,7 +68,26 @@ class ActorClass:
             "max_restarts": _int(options, "max_restarts", 0, -1),
             "max_task_retries": _int(options, "max_task_retries", 0, -1),
             "max_concurrency": _int(options, "max_concurrency", default_concurrency, 1),
+            "max_pending_calls": _int(options, "max_pending_calls", -1, -1),
+            "concurrency_groups": groups,
         }  # fmt: skip
+
+    def _concurrency_groups(self, groups: Any) -> dict:
+        """``concurrency_groups={"io": 2, ...}``, checked; every method's group must be one of them."""
+        groups = {} if groups is None else groups
+        if not isinstance(groups, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for k, v in groups.items()
+        ):  # fmt: skip
+            raise ValueError(f"concurrency_groups={groups!r}: expected a dict of group name -> max calls at once (>= 1)")
+        for method, info in self._methods.items():
+            group = info["concurrency_group"]
+            if group is not None and group not in groups:
+                raise ValueError(
+                    f"method {self._name}.{method} is in concurrency group {group!r}, which actor class "
+                    f"{self._name} does not declare; add it to @remote(concurrency_groups={{...}})"
+                )
+        return dict(groups)
 
     def options(self, **options: Any) -> ActorClass:
         """A copy with some options changed (validated now)."""
@@ -104,6 +121,7 @@ class ActorClass:
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),
             detached=self._raw.get("lifetime") == "detached", methods=self._methods,
             pins=pickled.actors, ref_pins=pickled.objects, capture=capture,
+            concurrency_groups=opts["concurrency_groups"], max_pending_calls=opts["max_pending_calls"],
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

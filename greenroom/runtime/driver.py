@@ -93,6 +93,10 @@ class DriverRuntime(Runtime):
             out.append((e.kind, e.payload, e.name))
         return out
 
+    def done_ids(self, ids: list[bytes]) -> set[bytes]:
+        entries = self.objects.entries
+        return {oid for oid in ids if (entry := entries.get(oid)) is None or entry.kind is not None}
+
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         for oid in ids:
             if oid not in self.objects.entries:

@@ -208,7 +208,7 @@ class Node:
         elif type(msg) is wire.Recalled:
             self.tasks.on_recalled(w, msg)
         elif type(msg) is wire.ActorExiting:
-            self.actors.on_exit_notice(w)
+            self.actors.on_exit_notice(w, msg.reason)
 
     def _reference_events(self, process: int, events: list) -> None:
         for kind, key, delta in events:
@@ -275,7 +275,8 @@ class Node:
 
     # -- the API (through call(), on the loop) ------------------------------------------------
     def api_cancel(self, object_id: bytes, force: bool) -> None:
-        self.tasks.cancel(object_id, force)
+        if not self.tasks.cancel(object_id, force):
+            self.actors.cancel(object_id[:12], force)
 
     def api_create_actor(self, spec: Any, owner: int, get_if_exists: bool) -> list:
         spec = wire.ActorSpec._make(spec)
@@ -291,6 +292,10 @@ class Node:
 
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         self.actors.kill(actor_id, no_restart)
+
+    def api_done_ids(self, ids: list[bytes]) -> list[bytes]:
+        entries = self.objects.entries
+        return [oid for oid in ids if (entry := entries.get(oid)) is None or entry.kind is not None]
 
     def api_sync(self) -> None:
         """Nothing: returning means everything posted before it was applied."""

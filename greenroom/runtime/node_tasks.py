@@ -24,7 +24,7 @@ from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_pipeline import Pipeline
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.task_state import (
-    ENQUEUE, FAIL_BROKEN, FAIL_CRASHED, FINISH_CANCELLED, KILL, RECALL, RELEASE,
+    ENQUEUE, FAIL_BROKEN, FAIL_CRASHED, FINISH_CANCELLED, INTERRUPT, KILL, RECALL, RELEASE,
     RELEASE_AND_FINISH_CANCELLED, RETRY, TaskState,
 )  # fmt: skip
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
@@ -258,10 +258,11 @@ class Tasks:
         self.schedule()
 
     # -- cancel -----------------------------------------------------------------------------
-    def cancel(self, object_id: bytes, force: bool) -> None:
+    def cancel(self, object_id: bytes, force: bool) -> bool:
+        """cancel() of the task behind ``object_id``; False if no unfinished task has that id."""
         task = self.records.get(object_id[:12])
         if task is None:
-            return
+            return False
         decision = task.state.cancel(force)
         w = task.worker
         if decision == FINISH_CANCELLED:
@@ -273,8 +274,10 @@ class Tasks:
             w.send(wire.Recall(task.spec.task_id))
         elif w is not None and decision == KILL:
             w.kill()
-        elif w is not None:  # running: KeyboardInterrupt in the task
+        elif w is not None and decision == INTERRUPT:  # running, or its EXEC on the way
+            w.send(wire.Recall(task.spec.task_id))
             w.interrupt()
+        return True
 
     def on_recalled(self, w: WorkerProc, recalled: wire.Recalled) -> None:
         """The answer to a RECALL sent at cancel() (one sent when a leader blocked needs none)."""
@@ -292,10 +295,11 @@ class Tasks:
             self._unstart(w, task)
 
     def _unstart(self, w: WorkerProc, task: TaskRecord) -> None:
-        """A granted task that never started: give back its worker and resources; cancelled."""
+        """A granted task that never started: give back its worker and resources (or hand them
+        to the follower its worker starts instead); it ends cancelled."""
         w.task = None
         task.worker = None
-        self.scheduler.release(task.spec.task_id)
-        self.pool.release(w)
+        if self.pipeline.hand_over(w, task.spec.task_id, self.loop.loop.time()) is None:
+            self.pool.release(w)
         self.finish_cancelled(task)
         self.schedule()

@@ -144,14 +144,15 @@ class Runtime:
             return self.default_placement, True  # captured work captures its own children too, as in Ray
         return scheduling.placement, scheduling.capture
 
-    def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int,
-                          args: tuple, kwargs: dict) -> list[ObjectRef]:  # fmt: skip
+    def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int, args: tuple,
+                          kwargs: dict, group: str | None = None, max_task_retries: int | None = None,
+                          ) -> list[ObjectRef]:  # fmt: skip
         args, kwargs = self.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
-        self._submit_actor_call(
-            actor_id, wire.CallSpec(task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects)
-        )
+        self._submit_actor_call(actor_id, wire.CallSpec(
+            task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects, group, max_task_retries,
+        ))  # fmt: skip
         return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(num_returns)]
 
     def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
@@ -217,6 +218,10 @@ class Runtime:
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         """Call ``callback()`` (from any thread) once the object is ready."""
         raise NotImplementedError
+
+    def done_ids(self, ids: list[bytes]) -> set[bytes]:
+        """The ones of ``ids`` that are ready or gone (freed), without waiting."""
+        return set(self.call("done_ids", ids))
 
     def is_canceled(self, task_id: bytes) -> bool:
         """Whether cancel() was called for this task (running in this process)."""

@@ -183,6 +183,9 @@ class TaskState:
                 return NOTHING
             self.recalling = True
             return RECALL
+        # Running: its worker may not have read its EXEC yet, so a RECALL goes first (the
+        # worker drops it unstarted if so) and SIGINT interrupts it if it has started.
+        self.recalling = self.stop_with == INTERRUPT
         return self.stop_with
 
     def finish(self) -> None:

@@ -27,6 +27,7 @@ EXIT = 3
 ACTOR_INIT = 4
 ACTOR_CALL = 5
 RECALL = 6
+CANCEL_CALL = 7
 # worker -> node
 HELLO = 10
 DONE = 11
@@ -109,6 +110,7 @@ class ActorInit(NamedTuple):
     actor_name: str | None  # its name, if it was given one
     restarts: int  # how many times it was restarted before this process
     capture: bool  # its tasks and actors go to its placement group, unless they say otherwise
+    concurrency_groups: dict  # group name -> how many of its calls may run at once
     tag: int = ACTOR_INIT
 
 
@@ -121,7 +123,15 @@ class ActorCall(NamedTuple):
     deps: list
     num_returns: int
     name: str
+    group: str | None  # its concurrency group (None: the default group)
     tag: int = ACTOR_CALL
+
+
+class CancelCall(NamedTuple):
+    """cancel() of an actor call: an async actor cancels it, a sync one lets it poll is_canceled()."""
+
+    task_id: bytes
+    tag: int = CANCEL_CALL
 
 
 # -- worker -> node ------------------------------------------------------------------------
@@ -165,8 +175,9 @@ class Handles(NamedTuple):
 
 
 class ActorExiting(NamedTuple):
-    """exit_actor() was called in the actor; its process ends next."""
+    """The actor ends itself (exit_actor(), __ray_terminate__); its process ends next."""
 
+    reason: str
     tag: int = ACTOR_EXIT
 
 
@@ -253,6 +264,8 @@ class CallSpec(NamedTuple):
     name: str
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
+    group: str | None  # its concurrency group
+    max_task_retries: int | None  # None: the actor's
 
 
 class ActorCallArgs(NamedTuple):
@@ -301,6 +314,8 @@ class ActorSpec(NamedTuple):
     pins: list
     ref_pins: list
     capture: bool  # its tasks and actors run in its placement group by default
+    concurrency_groups: dict  # group name -> how many of its calls may run at once
+    max_pending_calls: int  # -1: no limit
 
 
 class PlacementInfo(NamedTuple):
@@ -314,7 +329,7 @@ class PlacementInfo(NamedTuple):
 
 TYPES: dict[int, type] = {
     cls._field_defaults["tag"]: cls
-    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, Hello, Done, Request, Handles,
+    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, CancelCall, Hello, Done, Request, Handles,
                 ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload)
 }  # fmt: skip
 

@@ -39,6 +39,7 @@ class WorkerRuntime(ClientRuntime):
     def __init__(self, conn: Connection, worker_id: int) -> None:
         super().__init__(IdMinter(worker_id))
         self.conn = conn
+        self.cancelled: set[bytes] = set()  # calls running here that cancel() was called for
         self._gains: list = []  # reference events, sent before the next message
         self._losses: list = []  # ... and after it (see handles.py)
         self._events_lock = threading.Lock()
@@ -70,6 +71,16 @@ class WorkerRuntime(ClientRuntime):
             raise serialization.loads(reply.payload)
         kind, payload, name = reply.payload[0]
         return decode(kind, payload, name, self)
+
+    def note_cancel(self, task_id: bytes) -> None:
+        """A CancelCall arrived for an actor call (see is_canceled)."""
+        self.cancelled.add(task_id)
+
+    def is_canceled(self, task_id: bytes) -> bool:
+        poll = getattr(self.conn, "poll", None)
+        if poll is not None:  # one thread reads the socket: look at what has arrived
+            poll()
+        return task_id in self.cancelled
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         # Sent with the next message, never from inside __del__ (which may run mid-send).
@@ -105,11 +116,17 @@ class Executor:
         self.functions: dict[bytes, Any] = {}
         self.pid = os.getpid()
         self.current_task: bytes | None = None
+        self.interrupted = False  # a SIGINT came while no task ran
         self.last_result: Any = None
 
     def run(self, msg: wire.Exec) -> None:
         task_id = msg.task_id
         self.current_task = task_id
+        if self.interrupted:  # a cancel's SIGINT came before this task started: was it for this one?
+            self.interrupted = False
+            if self.conn.next_task(msg, look=True) is None:  # its RECALL was there: it never starts
+                self.current_task = None
+                return
         set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement, name=msg.name))
         if msg.capture and msg.placement:
             self.runtime.default_placement = (msg.placement[0], -1)
@@ -124,8 +141,13 @@ class Executor:
             set_task_context(None)
         self.send_done(task_id, kind, payloads, contains)
 
+    def cancelled(self, name: str) -> tuple[int, list, list]:
+        err = exceptions.TaskCancelledError(f"task {name!r} was cancelled")
+        return wire.SYSTEM_ERROR, [serialization.dumps(err)], []
+
     def send_done(self, task_id: bytes, kind: int, payloads: Any, contains: list) -> None:
         """Report a call's outcome; reference gains go before it, losses with it."""
+        self.runtime.cancelled.discard(task_id)
         printed = False
         for stream in (sys.stdout, sys.stderr):
             if getattr(stream, "written", True):  # a stream we don't track: assume output
@@ -254,10 +276,11 @@ class Executor:
         return wire.TASK_ERROR, [serialization.dumps(err)], []
 
     def on_sigint(self, signum, frame) -> None:
-        # cancel(force=False): the node signals only while our task runs;
-        # a signal that lands between tasks is stale and ignored.
+        # cancel(force=False): the node sends a RECALL, then SIGINT. In a task: interrupt it.
+        # Between tasks it may be meant for the task about to start (see run()), or be stale.
         if self.current_task is not None:
             raise KeyboardInterrupt
+        self.interrupted = True
 
 
 def explain(error: BaseException, text: str) -> None:
@@ -272,6 +295,7 @@ def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | Non
     conn = Connection(sock)
     conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
+    conn.on_cancel = runtime.note_cancel
     runtime.arena = arena
     job = job or {}
     runtime.namespace = job.get("namespace", "default")

@@ -206,11 +206,13 @@ class Actor:
         def start_call(msg: wire.ActorCall) -> None:
             task = loop.create_task(self.run_call_async(msg, limits.get(msg.group, limits[None])))
             running[msg.task_id] = task
-            task.add_done_callback(lambda t, key=msg.task_id: finished(key, t))
+            task.add_done_callback(lambda t, m=msg: finished(m, t))
 
-        def finished(key: bytes, task: asyncio.Task) -> None:
-            running.pop(key, None)
-            if not task.cancelled() and isinstance(task.exception(), ActorExit) and not stop.done():
+        def finished(msg: wire.ActorCall, task: asyncio.Task) -> None:
+            running.pop(msg.task_id, None)
+            if task.cancelled():  # cancelled before its coroutine took a step: answer for it
+                self.executor.send_done(msg.task_id, *self.executor.cancelled(msg.name))
+            elif isinstance(task.exception(), ActorExit) and not stop.done():
                 stop.set_result(None)
 
         def cancel(task_id: bytes) -> None:  # on the reader thread: cancel() of a call

@@ -55,3 +55,24 @@ def detect_gpus() -> int:
 def results_dir() -> str:
     """Where Tune writes experiments by default: $GREENROOM_RESULTS_DIR or ~/greenroom_results."""
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")
+
+
+def node_ip_address(address: str = "8.8.8.8:53") -> str:
+    """This machine's IP address as others see it: the source address of a route
+    towards ``address`` (a UDP socket is connected, nothing is sent). Without a
+    route, the address the host name resolves to; failing that, 127.0.0.1.
+    """
+    import socket
+
+    host, _, port = address.rpartition(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect((host, int(port)))
+        return s.getsockname()[0]
+    except OSError:  # no route (a machine without network): ask the resolver instead
+        try:
+            return socket.gethostbyname(socket.getfqdn(socket.gethostname()))
+        except OSError:
+            return "127.0.0.1"
+    finally:
+        s.close()

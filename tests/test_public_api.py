@@ -42,9 +42,12 @@ PINNED_ALL = {
         "RayTaskError", "ResourceDeadlockError", "TaskCancelledError", "TaskUnschedulableError",
         "WorkerCrashedError",
     ],
+    # Ray's ray.util.__all__ names greenroom has (ActorPool, get_node_ip_address, list_named_actors),
+    # as_completed and map_unordered (documented at ray.util), and PlacementGroup.
     "greenroom.util": [
-        "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",
-        "placement_group_table", "remove_placement_group",
+        "ActorPool", "PlacementGroup", "as_completed", "get_current_placement_group", "get_node_ip_address",
+        "get_placement_group", "list_named_actors", "map_unordered", "placement_group", "placement_group_table",
+        "remove_placement_group",
     ],
 }  # fmt: skip
 
@@ -83,8 +86,12 @@ def test_ray_import_paths():
     from greenroom.util import placement_group, remove_placement_group  # noqa: F401
     from greenroom.util.placement_group import get_placement_group, placement_group_table  # noqa: F401
     from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # noqa: F401
+    from greenroom.util import ActorPool, as_completed, get_node_ip_address, list_named_actors, map_unordered  # noqa: F401
+    from greenroom.util.actor_pool import ActorPool as PoolAtItsPath
+    from greenroom.util.helpers import as_completed as at_its_path  # noqa: F401
 
     assert issubclass(GetTimeoutError, TimeoutError)
+    assert PoolAtItsPath is ActorPool
 
 
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)

@@ -280,6 +280,9 @@ class Node:
     def api_get_actor(self, name: str, namespace: str | None) -> list:
         return self.actors.get_actor(name, namespace or self.namespace)
 
+    def api_list_named_actors(self, all_namespaces: bool) -> list:
+        return self.actors.named(self.namespace, all_namespaces)
+
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         self.actors.kill(actor_id, no_restart)
 

@@ -89,9 +89,12 @@ def test_ray_import_paths():
     from greenroom.util import ActorPool, as_completed, get_node_ip_address, list_named_actors, map_unordered  # noqa: F401
     from greenroom.util.actor_pool import ActorPool as PoolAtItsPath
     from greenroom.util.helpers import as_completed as at_its_path  # noqa: F401
+    from greenroom.util.queue import Empty, Full, Queue  # noqa: F401
+    import queue
 
     assert issubclass(GetTimeoutError, TimeoutError)
     assert PoolAtItsPath is ActorPool
+    assert issubclass(Empty, queue.Empty) and issubclass(Full, queue.Full)
 
 
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)

@@ -49,12 +49,15 @@ PINNED_ALL = {
         "get_placement_group", "list_named_actors", "map_unordered", "placement_group", "placement_group_table",
         "remove_placement_group",
     ],
+    "greenroom.util.multiprocessing": [
+        "AsyncResult", "IMapIterator", "IMapUnorderedIterator", "JoinableQueue", "Pool", "TimeoutError",
+    ],
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("module", sorted(PINNED_ALL))
 def test_submodule_all_is_pinned(module):
-    """greenroom.tune, .exceptions and .util's __all__ change only on purpose."""
+    """greenroom.tune, .exceptions, .util and .util.multiprocessing's __all__ change only on purpose."""
     assert sorted(importlib.import_module(module).__all__) == PINNED_ALL[module]
 
 
@@ -90,11 +93,15 @@ def test_ray_import_paths():
     from greenroom.util.actor_pool import ActorPool as PoolAtItsPath
     from greenroom.util.helpers import as_completed as at_its_path  # noqa: F401
     from greenroom.util.queue import Empty, Full, Queue  # noqa: F401
+    from greenroom.util.multiprocessing import Pool, TimeoutError as PoolTimeout  # noqa: F401
+    from greenroom.util.multiprocessing.pool import Pool as PoolModule
     import queue
+    import multiprocessing
 
     assert issubclass(GetTimeoutError, TimeoutError)
-    assert PoolAtItsPath is ActorPool
+    assert PoolAtItsPath is ActorPool and PoolModule is Pool
     assert issubclass(Empty, queue.Empty) and issubclass(Full, queue.Full)
+    assert PoolTimeout is multiprocessing.TimeoutError
 
 
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)

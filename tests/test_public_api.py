@@ -52,12 +52,16 @@ PINNED_ALL = {
     "greenroom.util.multiprocessing": [
         "AsyncResult", "IMapIterator", "IMapUnorderedIterator", "JoinableQueue", "Pool", "TimeoutError",
     ],
+    "greenroom.dag": [
+        "ClassMethodNode", "ClassNode", "DAGInputData", "DAGNode", "FunctionNode", "InputAttributeNode",
+        "InputNode", "MultiOutputNode", "PARENT_CLASS_NODE_KEY", "PREV_CLASS_METHOD_CALL_KEY",
+    ],
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("module", sorted(PINNED_ALL))
 def test_submodule_all_is_pinned(module):
-    """greenroom.tune, .exceptions, .util and .util.multiprocessing's __all__ change only on purpose."""
+    """greenroom.tune, .exceptions, .util, .util.multiprocessing and .dag's __all__ change only on purpose."""
     assert sorted(importlib.import_module(module).__all__) == PINNED_ALL[module]
 
 
@@ -95,13 +99,20 @@ def test_ray_import_paths():
     from greenroom.util.queue import Empty, Full, Queue  # noqa: F401
     from greenroom.util.multiprocessing import Pool, TimeoutError as PoolTimeout  # noqa: F401
     from greenroom.util.multiprocessing.pool import Pool as PoolModule
+    from greenroom.dag import InputNode, MultiOutputNode  # noqa: F401
+    from greenroom.dag.input_node import InputNode as InputAtItsPath
+    from greenroom.dag.output_node import MultiOutputNode as OutputAtItsPath
+    from greenroom.dag.class_node import ClassMethodNode, ClassNode  # noqa: F401
+    from greenroom.dag.function_node import FunctionNode  # noqa: F401
     import queue
     import multiprocessing
 
     assert issubclass(GetTimeoutError, TimeoutError)
     assert PoolAtItsPath is ActorPool and PoolModule is Pool
+    assert InputAtItsPath is InputNode and OutputAtItsPath is MultiOutputNode
     assert issubclass(Empty, queue.Empty) and issubclass(Full, queue.Full)
     assert PoolTimeout is multiprocessing.TimeoutError
+    assert greenroom.dag.InputNode is InputNode  # `import greenroom` is enough for bind()
 
 
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)

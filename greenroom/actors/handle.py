@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenroom.runtime import state
+from greenroom.runtime import binding, state
 from greenroom.runtime.handles import note_pickled
 
 
@@ -29,6 +29,10 @@ class ActorMethod:
             h._actor_id, self._name, f"{h._class_name}.{self._name}", self._num_returns, args, kwargs
         )
         return refs[0] if self._num_returns == 1 else refs
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A lazy call of this method on this live actor: a ``ClassMethodNode`` of a DAG."""
+        return binding.bind(self, args, kwargs)
 
     def options(self, *, num_returns: int | None = None, **unsupported: Any) -> ActorMethod:
         """A copy with other call options (``num_returns``)."""

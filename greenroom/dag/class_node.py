@@ -25,8 +25,9 @@ class ClassNode(DAGNode):
         self._body = actor_class
         self._last_call: ClassMethodNode | None = None
         if any(isinstance(child, (InputNode, InputAttributeNode)) for child in self._children()):
+            name = getattr(actor_class, "_name", "an actor class")
             raise ValueError(
-                f"an InputNode can't be an argument of {getattr(actor_class, '_name', 'an actor class')}.bind(...): the DAG's input "
+                f"an InputNode can't be an argument of {name}.bind(...): the DAG's input "
                 "goes to its task and method calls; pass it to a method instead, e.g. actor.method.bind(inp)"
             )
 
@@ -43,7 +44,9 @@ class ClassNode(DAGNode):
             return super().__getattr__(name)
         methods = getattr(self._body, "_methods", None)
         if methods is not None and name not in methods:
-            raise AttributeError(f"actor class {self._body._name} has no method {name!r}; its methods are {sorted(methods)}")
+            raise AttributeError(
+                f"actor class {self._body._name} has no method {name!r}; its methods are {sorted(methods)}"
+            )
         return _UnboundClassMethodNode(self, name, {})
 
 
@@ -61,14 +64,17 @@ class _UnboundClassMethodNode:
 
     def bind(self, *args: Any, **kwargs: Any) -> ClassMethodNode:
         """A call of this method on the node's actor, after the calls bound on it before."""
-        node = ClassMethodNode(self._method_name, args, kwargs, self._options, self._actor, self._actor._last_call)
+        node = ClassMethodNode(
+            self._method_name, args, kwargs, self._options, self._actor, self._actor._last_call
+        )
         self._actor._last_call = node
         return node
 
     def __getattr__(self, attr: str) -> Any:
         if attr == "remote":
             raise AttributeError(
-                ".remote() cannot be used on ClassMethodNodes. Use .bind() instead to express a symbolic actor call."
+                ".remote() cannot be used on ClassMethodNodes. "
+                "Use .bind() instead to express a symbolic actor call."
             )
         raise AttributeError(attr)
 
@@ -76,8 +82,16 @@ class _UnboundClassMethodNode:
 class ClassMethodNode(DAGNode):
     """An actor method call in a DAG, on an actor node or on a live actor handle."""
 
-    def __init__(self, method_name: str, args: tuple, kwargs: dict, options: dict, parent: Any,
-                 prev: ClassMethodNode | None = None, bound_method: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        method_name: str,
+        args: tuple,
+        kwargs: dict,
+        options: dict,
+        parent: Any,
+        prev: ClassMethodNode | None = None,
+        bound_method: Any = None,
+    ) -> None:
         other = {PARENT_CLASS_NODE_KEY: parent}
         if prev is not None:
             other[PREV_CLASS_METHOD_CALL_KEY] = prev

@@ -24,8 +24,13 @@ PREV_CLASS_METHOD_CALL_KEY = "prev_class_method_call"
 class DAGNode:
     """A node of a task graph: built by ``.bind()``, run by ``.execute()``."""
 
-    def __init__(self, args: tuple, kwargs: dict, options: dict | None = None,
-                 other_args_to_resolve: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        args: tuple,
+        kwargs: dict,
+        options: dict | None = None,
+        other_args_to_resolve: dict | None = None,
+    ) -> None:
         self._bound_args = tuple(args)
         self._bound_kwargs = dict(kwargs)
         self._bound_options = dict(options or {})
@@ -77,7 +82,9 @@ class DAGNode:
     # -- what a node is not ------------------------------------------------------------------
     def __getattr__(self, attr: str) -> Any:
         if attr == "bind":
-            raise AttributeError(f".bind() cannot be used again on {self._describe()}; it is already a DAG node")
+            raise AttributeError(
+                f".bind() cannot be used again on {self._describe()}; it is already a DAG node"
+            )
         if attr == "remote":
             raise AttributeError(
                 f".remote() cannot be used on {self._describe()}. To execute the task graph for this node, "

@@ -16,7 +16,7 @@ from greenroom.dag.dag_node import DAGNode, Execution
 
 
 class DAGInputData:
-    """``execute()``'s arguments when there is not exactly one: ``[i]`` positional, ``[key]``/``.key`` keyword."""
+    """``execute()``'s arguments, unless just one: ``[i]`` positional, ``[key]`` or ``.key`` keyword."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._args = args
@@ -25,7 +25,9 @@ class DAGInputData:
     def __getitem__(self, key: int | str) -> Any:
         if isinstance(key, int):
             if not -len(self._args) <= key < len(self._args):
-                raise IndexError(f"the DAG reads input [{key}], but execute() got {len(self._args)} positional argument(s)")
+                raise IndexError(
+                    f"the DAG reads input [{key}], but execute() got {len(self._args)} positional argument(s)"
+                )
             return self._args[key]
         return self._keyword(key)
 
@@ -36,7 +38,9 @@ class DAGInputData:
 
     def _keyword(self, key: str) -> Any:
         if key not in self._kwargs:
-            raise KeyError(f"the DAG reads input {key!r}, but execute() got keyword arguments {sorted(self._kwargs)}")
+            raise KeyError(
+                f"the DAG reads input {key!r}, but execute() got keyword arguments {sorted(self._kwargs)}"
+            )
         return self._kwargs[key]
 
 
@@ -45,7 +49,9 @@ class InputNode(DAGNode):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
-            raise ValueError("InputNode should not take any args or kwargs: InputNode(), then execute(*args, **kwargs)")
+            raise ValueError(
+                "InputNode should not take any args or kwargs: InputNode(), then execute(*args, **kwargs)"
+            )
         super().__init__((), {})
         self._in_context = False
 
@@ -53,7 +59,7 @@ class InputNode(DAGNode):
         self._in_context = True
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
     def __getitem__(self, key: int | str) -> InputAttributeNode:

@@ -27,5 +27,7 @@ def bind(target: Any, args: tuple, kwargs: dict) -> Any:
         RuntimeError: greenroom.dag was never imported (``import greenroom`` imports it).
     """
     if _builder is None:
-        raise RuntimeError(f"{target!r}.bind() builds a DAG node, which needs greenroom.dag: import greenroom.dag first")
+        raise RuntimeError(
+            f"{target!r}.bind() builds a DAG node, which needs greenroom.dag: import greenroom.dag first"
+        )
     return _builder(target, args, kwargs)

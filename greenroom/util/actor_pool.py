@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from greenroom import exceptions
 from greenroom.runtime.api import get, wait
@@ -150,7 +151,10 @@ class ActorPool:
             Exception: whatever the call raised.
         """
         self._check_has_next()
-        while self._next_return_index < self._next_task_index and self._next_return_index not in self._index_to_future:
+        while (
+            self._next_return_index < self._next_task_index
+            and self._next_return_index not in self._index_to_future
+        ):
             self._next_return_index += 1  # taken out of order by get_next_unordered()
         if self._next_return_index >= self._next_task_index:
             raise ValueError("It is not allowed to call get_next() after get_next_unordered().")
@@ -225,7 +229,9 @@ class ActorPool:
             if not ready:
                 return
             ready_set.update(ready)
-            complete = [k for k in dict.fromkeys(owner[r] for r in ready) if all(r in ready_set for r in _refs(k))]
+            complete = [
+                k for k in dict.fromkeys(owner[r] for r in ready) if all(r in ready_set for r in _refs(k))
+            ]
             if complete:  # a key of several refs (fn returned a list) completes with its last one
                 self._completed.extend(complete)
                 return

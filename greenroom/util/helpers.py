@@ -8,7 +8,8 @@ pending, the pattern Ray's documentation calls "limit pending tasks".
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from greenroom.runtime.api import get, wait
 from greenroom.runtime.object_ref import ObjectRef
@@ -24,7 +25,9 @@ def _check(chunk_size: Any, wait_kwargs: dict) -> None:
         raise ValueError("Use the `chunk_size` argument instead of `num_returns`.")
 
 
-def _next_batch(refs: list[ObjectRef], chunk_size: int, yield_obj_refs: bool, wait_kwargs: dict) -> tuple[list, list]:
+def _next_batch(
+    refs: list[ObjectRef], chunk_size: int, yield_obj_refs: bool, wait_kwargs: dict
+) -> tuple[list, list]:
     """Wait for up to ``chunk_size`` of ``refs``: (their values or refs, the refs still pending)."""
     ready, rest = wait(refs, num_returns=min(chunk_size, len(refs)), **wait_kwargs)
     return (ready if yield_obj_refs else get(ready)), rest

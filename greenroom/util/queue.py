@@ -34,11 +34,11 @@ _tickets = itertools.count(1)
 
 
 class Empty(std_queue.Empty):
-    """Raised by ``get(block=False)``, ``get(timeout=...)`` and ``get_nowait_batch`` on a queue without enough items."""
+    """No item: raised by ``get(block=False)``, ``get(timeout=...)`` and ``get_nowait_batch``."""
 
 
 class Full(std_queue.Full):
-    """Raised by ``put(block=False)``, ``put(timeout=...)`` and ``put_nowait_batch`` on a queue without enough room."""
+    """No room: raised by ``put(block=False)``, ``put(timeout=...)`` and ``put_nowait_batch``."""
 
 
 class _QueueActor:
@@ -99,7 +99,8 @@ class _QueueActor:
 
     async def put_nowait_batch(self, items: list) -> str | None:
         if self.maxsize > 0 and len(items) + self.queue.qsize() > self.maxsize:
-            return f"Cannot add {len(items)} items to queue of size {self.queue.qsize()} and maxsize {self.maxsize}."
+            size = self.queue.qsize()
+            return f"Cannot add {len(items)} items to queue of size {size} and maxsize {self.maxsize}."
         for item in items:
             self.queue.put_nowait(item)
         return None

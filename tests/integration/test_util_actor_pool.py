@@ -111,7 +111,9 @@ def test_backpressure_with_has_free_pop_idle_and_push(gr):
     pool.submit(lambda x, v: x.double.remote(v), 2)  # queued: no actor free
     assert not pool.has_free()
     pool.push(b)  # runs the queued value at once
-    assert sorted([pool.get_next_unordered(timeout=DEADLINE_S), pool.get_next_unordered(timeout=DEADLINE_S)]) == [2, 4]
+    assert sorted(
+        [pool.get_next_unordered(timeout=DEADLINE_S), pool.get_next_unordered(timeout=DEADLINE_S)]
+    ) == [2, 4]
     assert pool.has_free()
     taken = pool.pop_idle()
     assert taken in (a, b)

@@ -42,7 +42,9 @@ def test_as_completed_yields_ready_results_first(gr):
     gate.send()
     assert list(results) == ["slow"]
     refs = [echo.remote(i) for i in range(3)]
-    assert sorted(as_completed(refs, yield_obj_refs=True), key=lambda r: r.hex()) == sorted(refs, key=lambda r: r.hex())
+    assert sorted(as_completed(refs, yield_obj_refs=True), key=lambda r: r.hex()) == sorted(
+        refs, key=lambda r: r.hex()
+    )
     with pytest.raises(KeyError):
         list(as_completed([fail.remote(1)]))
     with pytest.raises(ValueError, match="chunk_size"):
@@ -81,7 +83,10 @@ def test_list_named_actors(gr):
     everything = sorted(list_named_actors(all_namespaces=True), key=lambda d: d["name"])
     assert [d["name"] for d in everything] == ["mine", "theirs"]
     assert everything[1]["namespace"] == "elsewhere"
-    assert sorted(d["name"] for d in ray.get(mine.names.remote(True), timeout=DEADLINE_S)) == ["mine", "theirs"]
+    assert sorted(d["name"] for d in ray.get(mine.names.remote(True), timeout=DEADLINE_S)) == [
+        "mine",
+        "theirs",
+    ]
     ray.kill(mine)
     assert list_named_actors() == []
     assert [d["name"] for d in list_named_actors(all_namespaces=True)] == ["theirs"]

@@ -70,6 +70,11 @@ def _outcome(call):
         return ("error", type(e), e.args)
 
 
+def _drain(iterator, n):
+    """The outcomes of ``n`` next() calls: iteration goes on past an error."""
+    return [_outcome(iterator.__next__) for _ in range(n)]
+
+
 CASES = {
     "map": lambda p: p.map(square, range(20)),
     "map_chunksize": lambda p: p.map(square, range(20), chunksize=3),
@@ -80,7 +85,7 @@ CASES = {
     "imap": lambda p: list(p.imap(square, range(15))),
     "imap_chunksize": lambda p: list(p.imap(square, iter(range(15)), chunksize=4)),
     "imap_unordered": lambda p: sorted(p.imap_unordered(square, range(15), chunksize=2)),
-    "imap_error_in_place": lambda p: [_outcome(lambda: next(it)) for it in [p.imap(fail_on_three, range(5))] for _ in range(5)],
+    "imap_error_in_place": lambda p: _drain(p.imap(fail_on_three, range(5)), 5),
     "apply": lambda p: p.apply(add, (1,), {"b": 41}),
     "apply_error": lambda p: p.apply(fail_on_three, (3,)),
     "apply_async": lambda p: p.apply_async(square, (9,)).get(DEADLINE_S),
@@ -96,7 +101,7 @@ CASES = {
 def stdlib_results():
     """What the standard library's pool gives for each case."""
     with multiprocessing.pool.ThreadPool(2) as pool:
-        return {name: _outcome(lambda: case(pool)) for name, case in CASES.items()}
+        return {name: _outcome(lambda case=case: case(pool)) for name, case in CASES.items()}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -214,7 +219,7 @@ def test_a_crashed_worker_fails_its_calls_and_is_replaced(gr):
         with pytest.raises(RayActorError):
             pool.map(exit_on_three, range(8), chunksize=1)
         assert pool.map(square, range(10)) == [i * i for i in range(10)]
-        outcomes = [_outcome(lambda: next(it)) for it in [pool.imap(exit_on_three, range(8))] for _ in range(8)]
+        outcomes = _drain(pool.imap(exit_on_three, range(8)), 8)
         assert outcomes[3][0] == "error" and issubclass(outcomes[3][1], RayActorError)
         for i, outcome in enumerate(outcomes):  # done elsewhere, or held by the worker that died
             assert outcome == ("ok", i) or issubclass(outcome[1], RayActorError)

@@ -23,7 +23,8 @@ import itertools
 import os
 import traceback
 import weakref
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from greenroom.actors import remote
 from greenroom.actors.handle import kill
@@ -96,7 +97,9 @@ class Pool:
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be a callable, got {initializer!r:.100}")
         if maxtasksperchild is not None and (
-            isinstance(maxtasksperchild, bool) or not isinstance(maxtasksperchild, int) or maxtasksperchild < 1
+            isinstance(maxtasksperchild, bool)
+            or not isinstance(maxtasksperchild, int)
+            or maxtasksperchild < 1
         ):
             raise ValueError(f"maxtasksperchild={maxtasksperchild!r}: expected None or a positive integer")
         self._initializer = initializer
@@ -161,8 +164,15 @@ class Pool:
         if not self._closed and self._actors[slot][0] == actor:
             self._actors[slot] = [self._new_actor(), 0]
 
-    def _map_async(self, func: Callable, iterable: Iterable, chunksize: int | None, star: bool,
-                   callback: Callable | None = None, error_callback: Callable | None = None) -> AsyncResult:  # fmt: skip
+    def _map_async(
+        self,
+        func: Callable,
+        iterable: Iterable,
+        chunksize: int | None,
+        star: bool,
+        callback: Callable | None = None,
+        error_callback: Callable | None = None,
+    ) -> AsyncResult:
         self._check_running()
         items = iterable if hasattr(iterable, "__len__") else list(iterable)
         if chunksize is None:
@@ -186,8 +196,14 @@ class Pool:
         """``func(*args, **kwds)`` in a pool actor; waits for and returns its result."""
         return self.apply_async(func, args, kwds).get()
 
-    def apply_async(self, func: Callable, args: Iterable = (), kwds: dict | None = None,
-                    callback: Callable | None = None, error_callback: Callable | None = None) -> AsyncResult:  # fmt: skip
+    def apply_async(
+        self,
+        func: Callable,
+        args: Iterable = (),
+        kwds: dict | None = None,
+        callback: Callable | None = None,
+        error_callback: Callable | None = None,
+    ) -> AsyncResult:
         """``func(*args, **kwds)`` in a pool actor; an AsyncResult of it at once.
 
         ``callback(result)`` or ``error_callback(exception)`` runs on a thread
@@ -205,8 +221,14 @@ class Pool:
         """
         return self._map_async(func, iterable, chunksize, star=False).get()
 
-    def map_async(self, func: Callable, iterable: Iterable, chunksize: int | None = None,
-                  callback: Callable | None = None, error_callback: Callable | None = None) -> AsyncResult:  # fmt: skip
+    def map_async(
+        self,
+        func: Callable,
+        iterable: Iterable,
+        chunksize: int | None = None,
+        callback: Callable | None = None,
+        error_callback: Callable | None = None,
+    ) -> AsyncResult:
         """``map()`` without waiting: an AsyncResult of the list of results."""
         return self._map_async(func, iterable, chunksize, False, callback, error_callback)
 
@@ -214,8 +236,14 @@ class Pool:
         """``[func(*args) for args in iterable]`` across the pool, in order."""
         return self._map_async(func, iterable, chunksize, star=True).get()
 
-    def starmap_async(self, func: Callable, iterable: Iterable, chunksize: int | None = None,
-                      callback: Callable | None = None, error_callback: Callable | None = None) -> AsyncResult:  # fmt: skip
+    def starmap_async(
+        self,
+        func: Callable,
+        iterable: Iterable,
+        chunksize: int | None = None,
+        callback: Callable | None = None,
+        error_callback: Callable | None = None,
+    ) -> AsyncResult:
         """``starmap()`` without waiting: an AsyncResult of the list of results."""
         return self._map_async(func, iterable, chunksize, True, callback, error_callback)
 
@@ -258,7 +286,7 @@ class Pool:
         self._check_running()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.terminate()
 
     def __reduce__(self) -> Any:

@@ -22,7 +22,8 @@ import multiprocessing
 import multiprocessing.pool
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime.api import get, wait
@@ -73,7 +74,7 @@ def outcomes_to_items(outcomes: list) -> list[tuple[bool, Any]]:
 class Chunk:
     """One submitted chunk: its ref, its size, and the actor (slot and handle) that runs it."""
 
-    __slots__ = ("ref", "size", "slot", "actor")
+    __slots__ = ("actor", "ref", "size", "slot")
 
     def __init__(self, ref: Any, size: int, slot: int, actor: Any) -> None:
         self.ref, self.size, self.slot, self.actor = ref, size, slot, actor
@@ -92,8 +93,14 @@ class Chunk:
 class AsyncResult:
     """The result of ``apply_async``, ``map_async`` or ``starmap_async``, as in ``multiprocessing``."""
 
-    def __init__(self, pool: Any, chunks: list[Chunk], single: bool,
-                 callback: Callable | None = None, error_callback: Callable | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pool: Any,
+        chunks: list[Chunk],
+        single: bool,
+        callback: Callable | None = None,
+        error_callback: Callable | None = None,
+    ) -> None:
         self._pool = pool
         self._chunks = chunks
         self._single = single
@@ -105,7 +112,10 @@ class AsyncResult:
         self._thread: threading.Thread | None = None
         if callback is not None or error_callback is not None:
             self._thread = threading.Thread(
-                target=self._run_callbacks, args=(callback, error_callback), name="greenroom-pool-result", daemon=True
+                target=self._run_callbacks,
+                args=(callback, error_callback),
+                name="greenroom-pool-result",
+                daemon=True,
             )
             self._thread.start()
         elif not chunks:
@@ -204,7 +214,9 @@ class IMapIterator:
 
     _ordered = True
 
-    def __init__(self, pool: Any, submit: Callable[[list], Chunk], chunks: Iterator[list], ahead: int) -> None:
+    def __init__(
+        self, pool: Any, submit: Callable[[list], Chunk], chunks: Iterator[list], ahead: int
+    ) -> None:
         self._pool = pool
         self._submit = submit
         self._source = enumerate(chunks)

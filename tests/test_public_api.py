@@ -43,16 +43,26 @@ PINNED_ALL = {
         "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
         "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],
+    # Ray's ray.util.__all__ names greenroom has (ActorPool, get_node_ip_address, list_named_actors),
+    # as_completed and map_unordered (documented at ray.util), and PlacementGroup.
     "greenroom.util": [
-        "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",
-        "placement_group_table", "remove_placement_group",
+        "ActorPool", "PlacementGroup", "as_completed", "get_current_placement_group", "get_node_ip_address",
+        "get_placement_group", "list_named_actors", "map_unordered", "placement_group", "placement_group_table",
+        "remove_placement_group",
+    ],
+    "greenroom.util.multiprocessing": [
+        "AsyncResult", "IMapIterator", "IMapUnorderedIterator", "JoinableQueue", "Pool", "TimeoutError",
+    ],
+    "greenroom.dag": [
+        "ClassMethodNode", "ClassNode", "DAGInputData", "DAGNode", "FunctionNode", "InputAttributeNode",
+        "InputNode", "MultiOutputNode", "PARENT_CLASS_NODE_KEY", "PREV_CLASS_METHOD_CALL_KEY",
     ],
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("module", sorted(PINNED_ALL))
 def test_submodule_all_is_pinned(module):
-    """greenroom.tune, .exceptions and .util's __all__ change only on purpose."""
+    """greenroom.tune, .exceptions, .util, .util.multiprocessing and .dag's __all__ change only on purpose."""
     assert sorted(importlib.import_module(module).__all__) == PINNED_ALL[module]
 
 
@@ -84,8 +94,26 @@ def test_ray_import_paths():
     from greenroom.util import placement_group, remove_placement_group  # noqa: F401
     from greenroom.util.placement_group import get_placement_group, placement_group_table  # noqa: F401
     from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # noqa: F401
+    from greenroom.util import ActorPool, as_completed, get_node_ip_address, list_named_actors, map_unordered  # noqa: F401
+    from greenroom.util.actor_pool import ActorPool as PoolAtItsPath
+    from greenroom.util.helpers import as_completed as at_its_path  # noqa: F401
+    from greenroom.util.queue import Empty, Full, Queue  # noqa: F401
+    from greenroom.util.multiprocessing import Pool, TimeoutError as PoolTimeout  # noqa: F401
+    from greenroom.util.multiprocessing.pool import Pool as PoolModule
+    from greenroom.dag import InputNode, MultiOutputNode  # noqa: F401
+    from greenroom.dag.input_node import InputNode as InputAtItsPath
+    from greenroom.dag.output_node import MultiOutputNode as OutputAtItsPath
+    from greenroom.dag.class_node import ClassMethodNode, ClassNode  # noqa: F401
+    from greenroom.dag.function_node import FunctionNode  # noqa: F401
+    import queue
+    import multiprocessing
 
     assert issubclass(GetTimeoutError, TimeoutError)
+    assert PoolAtItsPath is ActorPool and PoolModule is Pool
+    assert InputAtItsPath is InputNode and OutputAtItsPath is MultiOutputNode
+    assert issubclass(Empty, queue.Empty) and issubclass(Full, queue.Full)
+    assert PoolTimeout is multiprocessing.TimeoutError
+    assert greenroom.dag.InputNode is InputNode  # `import greenroom` is enough for bind()
 
 
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)

@@ -290,6 +290,9 @@ class Node:
     def api_actor_info(self, actor_id: bytes) -> list:
         return self.actors.info(self.actors.actors[actor_id])
 
+    def api_list_named_actors(self, all_namespaces: bool) -> list:
+        return self.actors.named(self.namespace, all_namespaces)
+
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
         self.actors.kill(actor_id, no_restart)
 

@@ -44,6 +44,12 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
         "greenroom", "greenroom.exceptions", "greenroom._config", "greenroom.util*",
         "greenroom.actors*", "greenroom.tune*", "greenroom.train*",
     })),  # fmt: skip
+    "train": ("only", frozenset({
+        "greenroom", "greenroom.exceptions", "greenroom._config", "greenroom.util*",
+        "greenroom.actors*", "greenroom.tune*", "greenroom.train*",
+    })),  # fmt: skip
+    # ray.air's older spellings: a face over train, nothing of its own below it.
+    "air": ("only", frozenset({"greenroom.air*", "greenroom.train*", "greenroom.tune*"})),
     "leaf": ("only", frozenset()),
 }
 

@@ -42,6 +42,12 @@ PINNED_ALL = {
         "RayTaskError", "ResourceDeadlockError", "TaskCancelledError", "TaskUnschedulableError",
         "WorkerCrashedError",
     ],
+    "greenroom.train": [
+        "Backend", "BackendConfig", "Checkpoint", "CheckpointConfig", "DataParallelTrainer", "FailureConfig",
+        "Result", "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "UserCallback",
+        "get_checkpoint", "get_context", "get_dataset_shard", "report",
+    ],
+    "greenroom.air": ["Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "ScalingConfig", "session"],
     "greenroom.util": [
         "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",
         "placement_group_table", "remove_placement_group",
@@ -120,6 +126,24 @@ def test_tune_examples_run(script, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_train_paths_and_shared_objects():
+    """Ray Train's paths exist, and the configs and Checkpoint are tune's own objects (Ray 2.7-2.40)."""
+    from greenroom import air, train, tune
+    from greenroom.air.config import RunConfig as AirRunConfig
+    from greenroom.train.backend import BackendConfig  # noqa: F401
+    from greenroom.train.base_trainer import TrainingFailedError
+    from greenroom.train.context import TrainContext  # noqa: F401
+    from greenroom.train.data_parallel_trainer import DataParallelTrainer
+    from greenroom.tune.integration.ray_train import TuneReportCallback
+
+    assert TrainingFailedError is train.TrainingFailedError and DataParallelTrainer is train.DataParallelTrainer
+    assert issubclass(TuneReportCallback, train.UserCallback)
+    for name in ("RunConfig", "CheckpointConfig", "FailureConfig", "Checkpoint"):
+        assert getattr(train, name) is getattr(tune, name) is getattr(air, name), name
+    assert AirRunConfig is train.RunConfig and air.ScalingConfig is train.ScalingConfig
+    assert air.session.report is not None and air.session.get_world_rank is not None
 
 
 def test_tune_public_names():

@@ -1,4 +1,5 @@
-"""Tune sits above the actors layer: it imports the public API, util and actors, never the runtime."""
+"""Tune sits above the actors layer: it imports the public API, util and actors, never the runtime
+(and train, for the Train integration, as tests/test_layering.py allows)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import greenroom.tune
 
 ALLOWED = (
     "greenroom.tune", "greenroom.exceptions", "greenroom._config", "greenroom.util", "greenroom.actors",
+    "greenroom.train",
 )  # fmt: skip
 
 

@@ -47,6 +47,10 @@ PINNED_ALL = {
         "Result", "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "UserCallback",
         "get_checkpoint", "get_context", "get_dataset_shard", "report",
     ],
+    "greenroom.train.torch": [
+        "TorchConfig", "TorchTrainer", "enable_reproducibility", "get_device", "get_devices",
+        "prepare_data_loader", "prepare_model",
+    ],
     "greenroom.air": ["Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "ScalingConfig", "session"],
     "greenroom.util": [
         "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",
@@ -136,9 +140,10 @@ def test_train_paths_and_shared_objects():
     from greenroom.train.base_trainer import TrainingFailedError
     from greenroom.train.context import TrainContext  # noqa: F401
     from greenroom.train.data_parallel_trainer import DataParallelTrainer
+    from greenroom.train.torch import TorchTrainer
     from greenroom.tune.integration.ray_train import TuneReportCallback
 
-    assert TrainingFailedError is train.TrainingFailedError and DataParallelTrainer is train.DataParallelTrainer
+    assert issubclass(TorchTrainer, DataParallelTrainer) and TrainingFailedError is train.TrainingFailedError
     assert issubclass(TuneReportCallback, train.UserCallback)
     for name in ("RunConfig", "CheckpointConfig", "FailureConfig", "Checkpoint"):
         assert getattr(train, name) is getattr(tune, name) is getattr(air, name), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pathlib
 import re
@@ -102,7 +103,9 @@ README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_tex
 
 @pytest.mark.parametrize("code", README_BLOCKS, ids=[f"block{i}" for i in range(len(README_BLOCKS))])
 def test_readme_example_runs(code, tmp_path):
-    """Every Python example in the README runs as written."""
+    """Every Python example in the README runs as written (one that imports torch, where torch is installed)."""
+    if re.search(r"^import torch$", code, re.M) and importlib.util.find_spec("torch") is None:
+        pytest.skip("this example needs torch: pip install 'greenroom[torch]'")
     script = tmp_path / "example.py"
     script.write_text(code)
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)

@@ -76,7 +76,8 @@ def tune_loop(config):
 
 @workload("tune_trainers", "W9", libs=TRAIN_LIBS, n=4, n_quick=4)
 def tune_trainers(lib: str, n: int, reps: int, spawned_at: float = 0.0):
-    """Tuner(TorchTrainer) with n trials x 2 workers (3 reports each), two trials at a time: fit() to its return."""
+    """Tuner(TorchTrainer) with n trials x 2 workers (3 reports each), two trials at a time:
+    fit() to its return."""
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "0")  # Tuner(trainer) is Ray Train V1's pattern
     ray = init_lib(lib)
     train, torch_train = _modules(lib)

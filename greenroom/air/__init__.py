@@ -8,4 +8,12 @@ from greenroom.air import session
 from greenroom.air.config import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from greenroom.train import Checkpoint, Result
 
-__all__ = ["Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "ScalingConfig", "session"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointConfig",
+    "FailureConfig",
+    "Result",
+    "RunConfig",
+    "ScalingConfig",
+    "session",
+]

@@ -9,11 +9,11 @@ trial.
 """
 
 from greenroom.train.backend import Backend, BackendConfig
+from greenroom.train.base_trainer import TrainingFailedError
 from greenroom.train.callback import UserCallback
 from greenroom.train.config import ScalingConfig
 from greenroom.train.context import TrainContext, get_checkpoint, get_context, get_dataset_shard, report
 from greenroom.train.data_parallel_trainer import DataParallelTrainer
-from greenroom.train.error import TrainingFailedError
 from greenroom.train.result import Result
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.tuner import CheckpointConfig, FailureConfig, RunConfig

@@ -28,8 +28,12 @@ class TrainRunContext:
 class UserCallback:
     """Subclass and override ``after_report`` and/or ``after_exception``."""
 
-    def after_report(self, run_context: TrainRunContext, metrics: list[dict], checkpoint: Checkpoint | None) -> None:
+    def after_report(
+        self, run_context: TrainRunContext, metrics: list[dict], checkpoint: Checkpoint | None
+    ) -> None:
         """Every rank reported: ``metrics[r]`` is rank r's; ``checkpoint`` the committed one, if any."""
 
-    def after_exception(self, run_context: TrainRunContext, worker_exceptions: dict[int, BaseException]) -> None:
-        """An attempt failed: the failing ranks' errors (a dead worker's is a RuntimeError naming its signal)."""
+    def after_exception(
+        self, run_context: TrainRunContext, worker_exceptions: dict[int, BaseException]
+    ) -> None:
+        """An attempt failed: the failing ranks' errors (a dead worker's names its signal)."""

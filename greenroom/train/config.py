@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from greenroom.tune.execution.capacity import UNIT, to_units
 from greenroom.tune.resources import PlacementGroupFactory
@@ -53,7 +52,11 @@ class ScalingConfig:
     def __post_init__(self) -> None:
         if self.is_search_space:
             return  # Tuner(trainer) refuses it with its own message
-        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 1:
+        if (
+            isinstance(self.num_workers, bool)
+            or not isinstance(self.num_workers, int)
+            or self.num_workers < 1
+        ):
             raise ValueError(f"ScalingConfig(num_workers={self.num_workers!r}): expected an integer >= 1")
         if self.placement_strategy not in _STRATEGIES:
             raise ValueError(
@@ -91,7 +94,9 @@ class ScalingConfig:
     @property
     def is_search_space(self) -> bool:
         """Whether a field is a Tune search domain (``tune.choice``, ``tune.grid_search``)."""
-        return any(isinstance(v, Domain) or (isinstance(v, dict) and "grid_search" in v) for v in vars(self).values())
+        return any(
+            isinstance(v, Domain) or (isinstance(v, dict) and "grid_search" in v) for v in vars(self).values()
+        )
 
     # -- Ray's properties -----------------------------------------------------------------------
     @property
@@ -139,7 +144,7 @@ class ScalingConfig:
         )
 
     def fit_bundles(self) -> list[dict[str, float]]:
-        """The bundles ``fit()`` reserves: ``trainer_resources`` if given (and not empty), then the workers'."""
+        """The bundles ``fit()`` reserves: ``trainer_resources`` if given (not empty), then the workers'."""
         head = [self._trainer_resources_not_none] if self.trainer_resources else []
         return [b for b in head if b] + [self.worker_bundle] * self.num_workers
 
@@ -187,7 +192,8 @@ def placement_problem(
         f"Lower num_workers to {fits}" if fits >= 1 else "Lower resources_per_worker"
     ) + ", or start greenroom with more (init(num_cpus=..., num_gpus=...))."
     return (
-        f"{asked} asks for {_fmt(scaling.worker_bundle)} per worker, {_fmt({k: n / UNIT for k, n in need.items()})} "
+        f"{asked} asks for {_fmt(scaling.worker_bundle)} per worker, "
+        f"{_fmt({k: n / UNIT for k, n in need.items()})} "
         f"in all, but {where}, so the workers can never be placed (short of "
         f"{_fmt({k: (n - have.get(k, 0)) / UNIT for k, n in short.items()})}). {advice}"
     )

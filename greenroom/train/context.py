@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenroom.train._internal import session as worker_session
+from greenroom.train._internal import worker as worker_session
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.trainable import session as trial_session
 
@@ -92,7 +92,8 @@ class TrainContext:
         return dict(self._metadata)
 
     def __repr__(self) -> str:
-        return f"TrainContext(world_rank={self._world_rank}, world_size={self._world_size}, trial={self._trial_name!r})"
+        rank, size = self._world_rank, self._world_size
+        return f"TrainContext(world_rank={rank}, world_size={size}, trial={self._trial_name!r})"
 
 
 def get_context() -> TrainContext:
@@ -114,7 +115,9 @@ def get_context() -> TrainContext:
     raise _outside("get_context")
 
 
-def report(metrics: dict, *, checkpoint: Checkpoint | None = None, checkpoint_dir_name: str | None = None) -> None:
+def report(
+    metrics: dict, *, checkpoint: Checkpoint | None = None, checkpoint_dir_name: str | None = None
+) -> None:
     """Report ``metrics`` (and a checkpoint directory) for this round, or to the Tune trial.
 
     In a worker, this waits until every rank has reported (each call is a round), and the
@@ -129,9 +132,15 @@ def report(metrics: dict, *, checkpoint: Checkpoint | None = None, checkpoint_di
     if not isinstance(metrics, dict):
         raise TypeError(f"train.report() expects a dict of metrics, got {metrics!r:.100}")
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
-        raise TypeError(f"checkpoint={checkpoint!r:.100}: expected a train.Checkpoint (Checkpoint.from_directory(d))")
-    if checkpoint_dir_name is not None and (not isinstance(checkpoint_dir_name, str) or "/" in checkpoint_dir_name):
-        raise ValueError(f"checkpoint_dir_name={checkpoint_dir_name!r}: expected a directory name without '/'")
+        raise TypeError(
+            f"checkpoint={checkpoint!r:.100}: expected a train.Checkpoint (Checkpoint.from_directory(d))"
+        )
+    if checkpoint_dir_name is not None and (
+        not isinstance(checkpoint_dir_name, str) or "/" in checkpoint_dir_name
+    ):
+        raise ValueError(
+            f"checkpoint_dir_name={checkpoint_dir_name!r}: expected a directory name without '/'"
+        )
     worker = worker_session.current()
     if worker is not None:
         worker.report(metrics, checkpoint, checkpoint_dir_name)

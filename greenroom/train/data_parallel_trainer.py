@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import greenroom as ray
 from greenroom.train._internal.controller import TRIAL, TrainRun
@@ -68,7 +68,12 @@ class DataParallelTrainer:
         _check(train_loop_config, (dict,), "train_loop_config")
         _check(scaling_config, (ScalingConfig,), "scaling_config", "a train.ScalingConfig")
         _check(run_config, (RunConfig,), "run_config", "a train.RunConfig")
-        _check(backend_config, (self._backend_config_cls,), self._backend_config_key, self._backend_config_cls.__name__)
+        _check(
+            backend_config,
+            (self._backend_config_cls,),
+            self._backend_config_key,
+            self._backend_config_cls.__name__,
+        )
         _check(datasets, (Mapping,), "datasets", "a dict of name -> list, array or DataFrame")
         _check(metadata, (dict,), "metadata")
         _check(resume_from_checkpoint, (Checkpoint,), "resume_from_checkpoint", "a train.Checkpoint")

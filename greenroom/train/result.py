@@ -56,7 +56,9 @@ class Result:
         path = os.fspath(path)
         rows = read_results(path)
         if not rows and not os.path.isdir(path):
-            raise FileNotFoundError(f"no training run at {path!r}: pass the directory fit() wrote (Result.path)")
+            raise FileNotFoundError(
+                f"no training run at {path!r}: pass the directory fit() wrote (Result.path)"
+            )
         state = read_state(path) or {}
         kept = [(Checkpoint(os.path.join(path, name)), m) for name, m in state.get("checkpoints", [])]
         return cls(
@@ -67,4 +69,7 @@ class Result:
         )
 
     def __repr__(self) -> str:
-        return f"Result(metrics={self.metrics!r:.200}, checkpoint={self.checkpoint!r}, error={self.error!r}, path={self.path!r})"
+        return (
+            f"Result(metrics={self.metrics!r:.200}, checkpoint={self.checkpoint!r}, error={self.error!r}, "
+            f"path={self.path!r})"
+        )

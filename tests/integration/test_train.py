@@ -93,13 +93,17 @@ def test_two_workers_ranks_reports_checkpoints_and_shards(cpus4, tmp_path):
     first = collect.rounds[0]
     assert first[0]["pid"] != first[1]["pid"] != os.getpid()
     assert first[0]["shard"] == [0, 1, 2] and first[1]["shard"] == [3, 4]
-    assert first[0]["experiment"] == first[0]["trial"] == "ranks" and first[0]["metadata"] == {"owner": "test"}
+    assert first[0]["experiment"] == first[0]["trial"] == "ranks" and first[0]["metadata"] == {
+        "owner": "test"
+    }
     # Checkpoints: one directory per round holding every rank's files.
     assert result.checkpoint.path == str(tmp_path / "ranks" / "checkpoint_000002")
     with result.checkpoint.as_directory() as d:
         assert sorted(os.listdir(d)) == ["rank0.txt", "rank1.txt"]
         assert Path(d, "rank1.txt").read_text() == "2"
-    assert [c.path for c, _ in result.best_checkpoints] == [str(tmp_path / "ranks" / f"checkpoint_{i:06d}") for i in range(3)]
+    assert [c.path for c, _ in result.best_checkpoints] == [
+        str(tmp_path / "ranks" / f"checkpoint_{i:06d}") for i in range(3)
+    ]
     assert not (tmp_path / "ranks" / ".staging").exists()
     # Files on disk, read back as Ray's.
     assert json.loads((tmp_path / "ranks" / "params.json").read_text()) == {"steps": 3}
@@ -133,7 +137,9 @@ def test_checkpoint_dir_name(cpus4, tmp_path):
             Path(d, "w").write_text("1")
             train.report({"x": 1}, checkpoint=Checkpoint.from_directory(d), checkpoint_dir_name="epoch_7")
 
-    result = DataParallelTrainer(loop, scaling_config=ScalingConfig(num_workers=2), run_config=run_config(tmp_path)).fit()
+    result = DataParallelTrainer(
+        loop, scaling_config=ScalingConfig(num_workers=2), run_config=run_config(tmp_path)
+    ).fit()
     assert result.checkpoint.path == str(tmp_path / "run" / "epoch_7")
 
 
@@ -193,7 +199,9 @@ def test_a_loop_that_raises_fails_fit_with_its_traceback_and_cause(cpus4, tmp_pa
             raise ValueError("bad batch 7")
         train.report({"x": 1})
 
-    trainer = DataParallelTrainer(loop, scaling_config=ScalingConfig(num_workers=2), run_config=run_config(tmp_path))
+    trainer = DataParallelTrainer(
+        loop, scaling_config=ScalingConfig(num_workers=2), run_config=run_config(tmp_path)
+    )
     with pytest.raises(TrainingFailedError, match="worker rank 1 .* raised") as info:
         trainer.fit()
     assert "ValueError: bad batch 7" in str(info.value)
@@ -252,7 +260,9 @@ def test_gpu_ids_and_cuda_visible_devices_per_worker(tmp_path):
     try:
 
         def loop():
-            train.report({"ids": [str(g) for g in greenroom.get_gpu_ids()], "cvd": os.environ["CUDA_VISIBLE_DEVICES"]})
+            train.report(
+                {"ids": [str(g) for g in greenroom.get_gpu_ids()], "cvd": os.environ["CUDA_VISIBLE_DEVICES"]}
+            )
 
         collect = Collect()
         DataParallelTrainer(loop, scaling_config=ScalingConfig(num_workers=2, use_gpu=True),
@@ -262,7 +272,9 @@ def test_gpu_ids_and_cuda_visible_devices_per_worker(tmp_path):
         assert len({m["cvd"] for m in ranks}) == 2 and {m["cvd"] for m in ranks} <= {"0", "1", "2", "3"}
         half = Collect()
         scaling = ScalingConfig(num_workers=2, use_gpu=True, resources_per_worker={"GPU": 0.5, "CPU": 0})
-        DataParallelTrainer(loop, scaling_config=scaling, run_config=run_config(tmp_path, "half", callbacks=[half])).fit()
+        DataParallelTrainer(
+            loop, scaling_config=scaling, run_config=run_config(tmp_path, "half", callbacks=[half])
+        ).fit()
         assert half.rounds[0][0]["cvd"] == half.rounds[0][1]["cvd"] != ""
         cpu = Collect()
         DataParallelTrainer(loop, scaling_config=ScalingConfig(num_workers=2),
@@ -308,7 +320,9 @@ def test_unknown_dataset_shard_names_the_given_ones(cpus4, tmp_path):
         train.get_dataset_shard("valid")
 
     trainer = DataParallelTrainer(loop, datasets={"train": [1, 2]}, run_config=run_config(tmp_path))
-    with pytest.raises(TrainingFailedError, match=r"no dataset named 'valid'; the trainer's datasets= has \['train'\]"):
+    with pytest.raises(
+        TrainingFailedError, match=r"no dataset named 'valid'; the trainer's datasets= has \['train'\]"
+    ):
         trainer.fit()
 
 
@@ -332,7 +346,9 @@ def test_train_namespace_reports_to_a_tune_trial(cpus4, tmp_path):
                          checkpoint=train.Checkpoint.from_directory(d))  # fmt: skip
         session.report({"loss": 1.0, "name": session.get_trial_name()})
 
-    grid = tune.Tuner(trainable, run_config=tune.RunConfig(storage_path=str(tmp_path), name="ns", verbose=0)).fit()
+    grid = tune.Tuner(
+        trainable, run_config=tune.RunConfig(storage_path=str(tmp_path), name="ns", verbose=0)
+    ).fit()
     (result,) = grid
     assert result.error is None and result.metrics["loss"] == 1.0
     assert result.metrics["name"].startswith("trainable_")

@@ -10,10 +10,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import greenroom  # noqa: E402
-from greenroom import train  # noqa: E402
-from greenroom.train import RunConfig, ScalingConfig, TrainingFailedError, UserCallback  # noqa: E402
-from greenroom.train.torch import TorchConfig, TorchTrainer, get_device, prepare_data_loader, prepare_model  # noqa: E402
+import greenroom
+from greenroom import train
+from greenroom.train import RunConfig, ScalingConfig, TrainingFailedError, UserCallback
+from greenroom.train.torch import TorchConfig, TorchTrainer, get_device, prepare_data_loader, prepare_model
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,10 +75,17 @@ def test_two_gloo_workers_train_a_model_with_equal_gradients(tmp_path):
     assert sorted(first[0]["seen"] + first[1]["seen"]) == list(range(64))  # disjoint halves
     assert len(first[0]["seen"]) == len(first[1]["seen"]) == 32
     assert last[0]["loss"] < first[0]["loss"] / 4 and result.metrics["loss"] == last[0]["loss"]
-    assert [r["env"]["RANK"] for r in first] == ["0", "1"] and [r["env"]["LOCAL_RANK"] for r in first] == ["0", "1"]
-    assert {r["env"]["WORLD_SIZE"] for r in first} == {"2"} and {r["env"]["MASTER_ADDR"] for r in first} == {"127.0.0.1"}
+    assert [r["env"]["RANK"] for r in first] == ["0", "1"] and [r["env"]["LOCAL_RANK"] for r in first] == [
+        "0",
+        "1",
+    ]
+    assert {r["env"]["WORLD_SIZE"] for r in first} == {"2"} and {r["env"]["MASTER_ADDR"] for r in first} == {
+        "127.0.0.1"
+    }
     assert first[0]["env"]["MASTER_PORT"] == first[1]["env"]["MASTER_PORT"]
-    assert {r["backend"] for r in first} == {"gloo"} and {r["ddp"] for r in first} == {"DistributedDataParallel"}
+    assert {r["backend"] for r in first} == {"gloo"} and {r["ddp"] for r in first} == {
+        "DistributedDataParallel"
+    }
     assert {r["device"] for r in first} == {"cpu"}
 
 
@@ -92,7 +99,9 @@ def test_each_fit_forms_a_new_group_and_one_worker_runs_unwrapped(tmp_path):
         train.report({"world": dist.get_world_size(), "wrapped": type(model).__name__})
 
     config = TorchConfig(init_method="tcp")
-    result = TorchTrainer(loop, torch_config=config, run_config=RunConfig(storage_path=str(tmp_path), name="one")).fit()
+    result = TorchTrainer(
+        loop, torch_config=config, run_config=RunConfig(storage_path=str(tmp_path), name="one")
+    ).fit()
     assert result.metrics == {"world": 1, "wrapped": "Linear"}
 
 

@@ -19,13 +19,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 import greenroom
 from greenroom import train, tune
 from greenroom.train import Checkpoint, DataParallelTrainer, RunConfig, ScalingConfig
 from greenroom.tune.integration.ray_train import TuneReportCallback
 from greenroom.tune.schedulers import ASHAScheduler, PopulationBasedTraining
-from helpers import wait_for
 
 BARRIER_S = 5.0
 HOLD_S = 0.2
@@ -39,7 +39,7 @@ def cpus4():
 
 
 def interval_loop(config):
-    """Rank 0 meets ``parties`` other trials' rank 0 at a barrier; every rank reports, rank 1 a decoy value."""
+    """Rank 0 meets ``parties`` other trials' rank 0 at a barrier; every rank reports."""
     ctx = train.get_context()
     t0 = time.time()
     if ctx.get_world_rank() == 0:
@@ -73,7 +73,9 @@ def barrier(tmp_path: Path) -> str:
     [({"CPU": 0}, 2, 2), (None, 1, 1)],  # 2 + 2 CPUs fit twice in 4; 1 + 2 CPUs only once
     ids=["two-cpus-per-trial", "three-cpus-per-trial"],
 )
-def test_tuner_over_a_trainer_runs_as_many_trials_as_resources_allow(tmp_path, trainer_resources, parties, overlap):
+def test_tuner_over_a_trainer_runs_as_many_trials_as_resources_allow(
+    tmp_path, trainer_resources, parties, overlap
+):
     """Tuner(trainer) with 2 trials x 2 workers on 4 CPUs: each trial holds its coordinator and worker
     bundles together, rank 0's metrics are each trial's results, and the trainer's RunConfig is used."""
     scaling = ScalingConfig(num_workers=2, trainer_resources=trainer_resources)
@@ -113,6 +115,40 @@ def test_asha_on_trainers_is_driven_by_rank_zero(tmp_path):
     assert iterations[0] == 8 and iterations[3] < 8, iterations
     best = grid.get_best_result()
     assert best.config["train_loop_config"]["q"] == 0 and best.metrics["loss"] == pytest.approx(1 / 8)
+    # Stopped trials' workers died with their trial: every CPU is free.
+    wait_for(lambda: greenroom.available_resources().get("CPU") == 4, "the stopped trials' CPUs to come back")
+
+
+def retried_loop(config):
+    """Counts steps from its checkpoint; rank 1 SIGKILLs itself at step 2 the first time."""
+    import signal
+
+    ctx = train.get_context()
+    checkpoint = train.get_checkpoint()
+    start = int(Path(checkpoint.path, "step").read_text()) + 1 if checkpoint else 0
+    for step in range(start, 4):
+        mark = Path(config["dir"], "killed")
+        if step == 2 and ctx.get_world_rank() == 1 and not mark.exists():
+            mark.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "step").write_text(str(step))
+            train.report({"step": step, "start": start}, checkpoint=Checkpoint.from_directory(d))
+
+
+def test_a_trainer_trial_whose_worker_dies_is_retried_from_its_checkpoint(tmp_path):
+    """Tuner(trainer) with the trainer's FailureConfig(max_failures=1): the trial fails naming rank 1's
+    SIGKILL, Tune restarts it, and its workers resume from the trial's last checkpoint."""
+    trainer = DataParallelTrainer(
+        retried_loop, train_loop_config={"dir": str(tmp_path)}, scaling_config=ScalingConfig(num_workers=2),
+        run_config=RunConfig(storage_path=str(tmp_path), name="retry", verbose=0,
+                             failure_config=train.FailureConfig(max_failures=1)),
+    )  # fmt: skip
+    (result,) = tune.Tuner(trainer).fit()
+    assert result.error is None and result.metrics["step"] == 3 and result.metrics["start"] == 2
+    assert [r["step"] for r in result.metrics_dataframe.to_dict("records")] == [0, 1, 2, 3]
+    error_txt = Path(result.path, "error.txt").read_text()
+    assert "worker rank 1 (pid " in error_txt and "SIGKILL" in error_txt
 
 
 def pbt_loop(config):
@@ -149,7 +185,9 @@ def test_pbt_exploits_trainer_checkpoints(tmp_path):
         run_config=RunConfig(storage_path=str(tmp_path), name="pbt", verbose=0),
     ).fit()  # fmt: skip
     assert grid.num_errors == 0
-    trial_ids = {os.path.basename(r.path).split("_")[1] + "_" + os.path.basename(r.path).split("_")[2] for r in grid}
+    trial_ids = {
+        os.path.basename(r.path).split("_")[1] + "_" + os.path.basename(r.path).split("_")[2] for r in grid
+    }
     exploits = 0
     for result in grid:
         rows = result.metrics_dataframe.to_dict("records")
@@ -215,6 +253,9 @@ def test_function_trainable_fits_a_trainer_and_reports_through_the_callback(tmp_
         ]  # fmt: skip
     assert grid.get_best_result().metrics["loss"] == 0.1
     assert max_overlap([(r.metrics["start"], r.metrics["end"]) for r in grid]) == 1
+    wait_for(
+        lambda: greenroom.available_resources().get("CPU") == 4, "the trials' and trainers' CPUs to come back"
+    )
 
 
 def test_trials_whose_trainers_can_never_be_placed_fail_instead_of_hanging(tmp_path):
@@ -228,7 +269,9 @@ def test_trials_whose_trainers_can_never_be_placed_fail_instead_of_hanging(tmp_p
     with pytest.raises(tune.TuneError, match="no group can ever be placed") as info:
         tuner.fit()
     assert "max_concurrent_trials=1" in str(info.value) and "{'CPU': 3}" in str(info.value)
-    wait_for(lambda: greenroom.available_resources().get("CPU") == 4, "the trials' and trainers' CPUs to come back")
+    wait_for(
+        lambda: greenroom.available_resources().get("CPU") == 4, "the trials' and trainers' CPUs to come back"
+    )
 
 
 def test_a_trainer_that_cannot_fit_beside_its_trial_fails_the_trial_at_fit(tmp_path):

@@ -18,7 +18,10 @@ def test_worker_bundle_defaults_as_ray():
     """1 CPU per worker; {"GPU": 1} with use_gpu (no CPU, as Ray); given resources get GPU 1 added."""
     assert ScalingConfig(num_workers=2).worker_bundle == {"CPU": 1.0}
     assert ScalingConfig(num_workers=2, use_gpu=True).worker_bundle == {"GPU": 1.0}
-    assert ScalingConfig(use_gpu=True, resources_per_worker={"CPU": 2}).worker_bundle == {"CPU": 2.0, "GPU": 1.0}
+    assert ScalingConfig(use_gpu=True, resources_per_worker={"CPU": 2}).worker_bundle == {
+        "CPU": 2.0,
+        "GPU": 1.0,
+    }
     assert ScalingConfig(use_gpu=True, resources_per_worker={"GPU": 0.5}).num_gpus_per_worker == 0.5
 
 
@@ -48,7 +51,10 @@ def test_fit_bundles_hold_the_trainer_only_if_asked():
     [
         ({"num_workers": 0}, "num_workers=0"),
         ({"num_workers": 1.5}, "num_workers=1.5"),
-        ({"use_gpu": True, "resources_per_worker": {"GPU": 0}}, r"use_gpu=True\) but resources_per_worker has GPU=0"),
+        (
+            {"use_gpu": True, "resources_per_worker": {"GPU": 0}},
+            r"use_gpu=True\) but resources_per_worker has GPU=0",
+        ),
         ({"resources_per_worker": {"GPU": 1}}, "use_gpu=False"),
         ({"resources_per_worker": {"CPU": 0}}, "reserves nothing"),
         ({"resources_per_worker": {"cpu": 1}}, "'CPU' and 'GPU'"),
@@ -81,7 +87,9 @@ def test_placement_problem_names_what_was_asked_and_what_exists():
 def test_placement_problem_counts_what_the_calling_trial_holds():
     """A trainer in a trial holding 1 of 2 CPUs can place 1 CPU worker, not 2."""
     scaling = ScalingConfig(num_workers=2)
-    problem = placement_problem(scaling, scaling.fit_bundles(), {"CPU": 2.0}, {"CPU": 1.0}, "the Tune trial t1")
+    problem = placement_problem(
+        scaling, scaling.fit_bundles(), {"CPU": 2.0}, {"CPU": 1.0}, "the Tune trial t1"
+    )
     assert "the Tune trial t1 holds {'CPU': 1}" in problem and "Lower num_workers to 1" in problem
     assert placement_problem(ScalingConfig(num_workers=1), [{"CPU": 1.0}], {"CPU": 2.0}, {"CPU": 1.0}) is None
 

@@ -31,7 +31,9 @@ def test_trials_that_all_wait_on_groups_that_cannot_fit_are_stalled():
     groups = [("t1", "PENDING", {"CPU": 3.0}), ("t2", "PENDING", {"CPU": 3.0})]
     message = stalled(running, groups, {"CPU": 4.0, "memory": 1e9})
     assert message is not None
-    assert "2 trials are running" in message and "max_concurrent_trials=1" in message and "memory" not in message
+    assert (
+        "2 trials are running" in message and "max_concurrent_trials=1" in message and "memory" not in message
+    )
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,8 @@ import csv
 import json
 import os
 import shutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.execution.retention import checkpoints_to_delete
@@ -82,7 +83,9 @@ class RunStorage:
     def _start(self) -> None:
         state = read_state(self.run_dir)
         if state is not None and not state.get("finished"):
-            kept = [(Checkpoint(os.path.join(self.run_dir, name)), m) for name, m in state.get("checkpoints", [])]
+            kept = [
+                (Checkpoint(os.path.join(self.run_dir, name)), m) for name, m in state.get("checkpoints", [])
+            ]
             self.checkpoints = [(c, m) for c, m in kept if os.path.isdir(c.path)]
             if self.checkpoints:
                 self.latest = self.checkpoints[-1][0]
@@ -135,7 +138,10 @@ class RunStorage:
             self._write_state(finished=True)
 
     def _write_state(self, finished: bool) -> None:
-        state = {"finished": finished, "checkpoints": [[os.path.basename(c.path), m] for c, m in self.checkpoints]}
+        state = {
+            "finished": finished,
+            "checkpoints": [[os.path.basename(c.path), m] for c, m in self.checkpoints],
+        }
         tmp = os.path.join(self.run_dir, STATE_FILE + ".tmp")
         with open(tmp, "w") as f:
             f.write(_dumps(state))

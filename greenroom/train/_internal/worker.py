@@ -1,12 +1,18 @@
-"""The actor a training worker is: it hosts one rank's training loop.
+"""A training worker: the actor that hosts one rank's loop, and the session the loop talks to.
 
-The coordinator (``controller.py``) creates one per rank in the trainer's
-placement group, runs backend set-up on it with ``execute`` (torch.distributed
-for TorchTrainer), starts the loop with ``start``, and then calls
-``next_event`` over and over: each call lets the loop past the report it
+The coordinator (``controller.py``) creates one ``TrainWorker`` per rank in the
+trainer's placement group, runs backend set-up on it with ``execute``
+(torch.distributed for TorchTrainer), starts the loop with ``start``, and then
+calls ``next_event`` over and over: each call lets the loop past the report it
 waits in and returns its next event, ``("report", (metrics, staged, dir_name))``,
 ``("done", None)`` or ``("error", traceback text)``. It is a sync actor, so
 ``next_event`` blocks the actor's one thread while the loop runs in its own.
+
+Inside the loop, ``train.report``, ``get_checkpoint``, ``get_context`` and
+``get_dataset_shard`` talk to the process's one ``WorkerSession``. Each
+``report()`` hands an event to ``next_event()`` and then waits until the
+coordinator asks for the next one, which it does once every rank has reported
+(see ``rounds.py``), so a report is also a barrier across ranks.
 """
 
 from __future__ import annotations
@@ -14,14 +20,78 @@ from __future__ import annotations
 import contextvars
 import inspect
 import os
+import queue
+import shutil
 import socket
 import threading
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import greenroom as ray
-from greenroom.train._internal.session import DONE, ERROR, WorkerInfo, WorkerSession, set_session
 from greenroom.tune.checkpoint import Checkpoint
+
+REPORT = "report"
+DONE = "done"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """Who a worker is in its group, and the run it belongs to."""
+
+    world_rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+    node_rank: int
+    experiment_name: str
+    trial_name: str | None = None
+    trial_id: str | None = None
+    trial_dir: str | None = None
+    trial_resources: Any = None
+    metadata: dict = field(default_factory=dict)
+
+
+class WorkerSession:
+    """One training loop's session in its worker (see the module docstring)."""
+
+    def __init__(
+        self, info: WorkerInfo, checkpoint: Checkpoint | None, shards: dict, staging_root: str
+    ) -> None:
+        self.info = info
+        self.checkpoint = checkpoint
+        self.shards = shards
+        self.staging_root = staging_root
+        self.reports = 0
+        self.events: queue.Queue = queue.Queue()
+        self.go = threading.Semaphore(0)
+
+    def report(self, metrics: dict, checkpoint: Checkpoint | None, dir_name: str | None) -> None:
+        """Stage the checkpoint (the caller may delete its directory once this returns), hand the
+        report over, and wait until every rank has reported and the coordinator asks for more."""
+        staged = None
+        if checkpoint is not None:
+            # Every rank that gives a checkpoint writes into the same directory: Ray merges them.
+            staged = os.path.join(self.staging_root, f"report_{self.reports:06d}")
+            shutil.copytree(checkpoint.path, staged, dirs_exist_ok=True)
+        self.reports += 1
+        self.events.put((REPORT, (dict(metrics), staged, dir_name), None))
+        self.go.acquire()
+
+
+_session: WorkerSession | None = None
+
+
+def set_session(session: WorkerSession | None) -> None:
+    global _session
+    _session = session
+
+
+def current() -> WorkerSession | None:
+    """This process's worker session, or None outside a training worker."""
+    return _session
 
 
 class TrainWorker:
@@ -57,7 +127,7 @@ class TrainWorker:
             try:
                 loop(config if config is not None else {}) if takes_config else loop()
                 session.events.put((DONE, None, None))
-            except BaseException as e:  # noqa: BLE001 - reported to the coordinator as this rank's error
+            except BaseException as e:
                 text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
                 session.events.put((ERROR, text, _picklable(e)))
 

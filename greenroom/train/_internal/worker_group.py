@@ -14,20 +14,21 @@ their processes give back the bundles (and GPU memory) as they exit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import greenroom as ray
 from greenroom import exceptions
-from greenroom.train._internal.session import WorkerInfo
-from greenroom.train._internal.worker import TrainWorker
+from greenroom.train._internal.worker import TrainWorker, WorkerInfo
 from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 
 class WorkerFailure(Exception):
     """A rank failed: its call raised (``died=False``) or its process ended (``died=True``)."""
 
-    def __init__(self, rank: int, pid: int | None, message: str, died: bool, cause: BaseException | None = None):
+    def __init__(
+        self, rank: int, pid: int | None, message: str, died: bool, cause: BaseException | None = None
+    ):
         where = f"worker rank {rank}" + (f" (pid {pid})" if pid else "")
         super().__init__(f"{where} {'died' if died else 'failed'}: {message}")
         self.rank = rank
@@ -61,8 +62,12 @@ class WorkerGroup:
                 world_rank=rank, world_size=num_workers, local_rank=rank, local_world_size=num_workers,
                 node_rank=0, **base,
             )  # fmt: skip
-            strategy = PlacementGroupSchedulingStrategy(placement_group, placement_group_bundle_index=first_bundle + rank)
-            self.actors.append(cls.options(scheduling_strategy=strategy, **_options(worker_bundle)).remote(info))
+            strategy = PlacementGroupSchedulingStrategy(
+                placement_group, placement_group_bundle_index=first_bundle + rank
+            )
+            self.actors.append(
+                cls.options(scheduling_strategy=strategy, **_options(worker_bundle)).remote(info)
+            )
 
     @property
     def size(self) -> int:

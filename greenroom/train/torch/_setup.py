@@ -12,11 +12,11 @@ import os
 import socket
 
 import torch
-import torch._dynamo  # noqa: F401 - DistributedDataParallel() imports it (1+ s): once here, not in every worker
+import torch._dynamo
 import torch.distributed as dist
-import torch.nn.parallel  # noqa: F401
-import torch.optim  # noqa: F401
-import torch.utils.data  # noqa: F401
+import torch.nn.parallel
+import torch.optim
+import torch.utils.data
 
 import greenroom as ray
 

@@ -11,8 +11,9 @@ group; a failed attempt's workers are killed, which ends theirs.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from greenroom.train.backend import Backend, BackendConfig
 from greenroom.train.config import ScalingConfig
@@ -91,7 +92,9 @@ class TorchTrainer(DataParallelTrainer):
         resume_from_checkpoint: Checkpoint | None = None,
     ) -> None:
         if importlib.util.find_spec("torch") is None:
-            raise ImportError("TorchTrainer needs PyTorch: pip install 'greenroom[torch]' (or pip install torch)")
+            raise ImportError(
+                "TorchTrainer needs PyTorch: pip install 'greenroom[torch]' (or pip install torch)"
+            )
         super().__init__(
             train_loop_per_worker, train_loop_config=train_loop_config, backend_config=torch_config,
             scaling_config=scaling_config, dataset_config=dataset_config, run_config=run_config,

@@ -41,7 +41,9 @@ def prepare_model(model: Any, move_to_device: bool | Any = True, parallel_strate
     from torch.nn.parallel import DistributedDataParallel
 
     if parallel_strategy not in ("ddp", None):
-        raise ValueError(f"prepare_model(parallel_strategy={parallel_strategy!r}): greenroom supports 'ddp' or None")
+        raise ValueError(
+            f"prepare_model(parallel_strategy={parallel_strategy!r}): greenroom supports 'ddp' or None"
+        )
     device = get_device() if move_to_device is True else move_to_device
     if device is not False and device is not None:
         model = model.to(device)
@@ -84,7 +86,10 @@ def prepare_data_loader(data_loader: Any, add_dist_sampler: bool = True, move_to
         )  # fmt: skip
         extra = {}
         if data_loader.num_workers > 0:
-            extra = {"prefetch_factor": data_loader.prefetch_factor, "persistent_workers": data_loader.persistent_workers}
+            extra = {
+                "prefetch_factor": data_loader.prefetch_factor,
+                "persistent_workers": data_loader.persistent_workers,
+            }
         data_loader = DataLoader(
             data_loader.dataset, batch_size=data_loader.batch_size, sampler=sampler,
             num_workers=data_loader.num_workers, collate_fn=data_loader.collate_fn,

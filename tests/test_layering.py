@@ -49,6 +49,12 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
     "dag": ("only", frozenset({
         "greenroom.dag*", "greenroom.actors*", "greenroom.runtime*", "greenroom.exceptions", "greenroom._config",
     })),  # fmt: skip
+    "train": ("only", frozenset({
+        "greenroom", "greenroom.exceptions", "greenroom._config", "greenroom.util*",
+        "greenroom.actors*", "greenroom.tune*", "greenroom.train*",
+    })),  # fmt: skip
+    # ray.air's older spellings: a face over train, nothing of its own below it.
+    "air": ("only", frozenset({"greenroom.air*", "greenroom.train*", "greenroom.tune*"})),
     "leaf": ("only", frozenset()),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pathlib
 import re
@@ -43,6 +44,16 @@ PINNED_ALL = {
         "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
         "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],
+    "greenroom.train": [
+        "Backend", "BackendConfig", "Checkpoint", "CheckpointConfig", "DataParallelTrainer", "FailureConfig",
+        "Result", "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "UserCallback",
+        "get_checkpoint", "get_context", "get_dataset_shard", "report",
+    ],
+    "greenroom.train.torch": [
+        "TorchConfig", "TorchTrainer", "enable_reproducibility", "get_device", "get_devices",
+        "prepare_data_loader", "prepare_model",
+    ],
+    "greenroom.air": ["Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "ScalingConfig", "session"],
     # Ray's ray.util.__all__ names greenroom has (ActorPool, get_node_ip_address, list_named_actors),
     # as_completed and map_unordered (documented at ray.util), and PlacementGroup.
     "greenroom.util": [
@@ -121,7 +132,9 @@ README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_tex
 
 @pytest.mark.parametrize("code", README_BLOCKS, ids=[f"block{i}" for i in range(len(README_BLOCKS))])
 def test_readme_example_runs(code, tmp_path):
-    """Every Python example in the README runs as written."""
+    """Every Python example in the README runs as written (one that imports torch, where torch is installed)."""
+    if re.search(r"^import torch$", code, re.M) and importlib.util.find_spec("torch") is None:
+        pytest.skip("this example needs torch: pip install 'greenroom[torch]'")
     script = tmp_path / "example.py"
     script.write_text(code)
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
@@ -149,6 +162,25 @@ def test_tune_examples_run(script, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_train_paths_and_shared_objects():
+    """Ray Train's paths exist, and the configs and Checkpoint are tune's own objects (Ray 2.7-2.40)."""
+    from greenroom import air, train, tune
+    from greenroom.air.config import RunConfig as AirRunConfig
+    from greenroom.train.backend import BackendConfig  # noqa: F401
+    from greenroom.train.base_trainer import TrainingFailedError
+    from greenroom.train.context import TrainContext  # noqa: F401
+    from greenroom.train.data_parallel_trainer import DataParallelTrainer
+    from greenroom.train.torch import TorchTrainer
+    from greenroom.tune.integration.ray_train import TuneReportCallback
+
+    assert issubclass(TorchTrainer, DataParallelTrainer) and TrainingFailedError is train.TrainingFailedError
+    assert issubclass(TuneReportCallback, train.UserCallback)
+    for name in ("RunConfig", "CheckpointConfig", "FailureConfig", "Checkpoint"):
+        assert getattr(train, name) is getattr(tune, name) is getattr(air, name), name
+    assert AirRunConfig is train.RunConfig and air.ScalingConfig is train.ScalingConfig
+    assert air.session.report is not None and air.session.get_world_rank is not None
 
 
 def test_tune_public_names():

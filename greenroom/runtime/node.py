@@ -231,6 +231,8 @@ class Node:
         if w.actor is not None:
             self.actors.on_lost(w)
         self.actors.process_gone(w.id)
+        for pg_id in self.placement.owned_by(w.id):  # as in Ray, a group fate-shares with its creator
+            self.api_remove_placement_group(pg_id)
         self.lifetimes.release_process(w.id)
 
     # -- requests from workers ---------------------------------------------------------------
@@ -265,6 +267,8 @@ class Node:
                 call_args = serialization.loads(call.args_blob)
                 if call.method == "create_actor":
                     call_args = (call_args[0], w.id, *call_args[2:])  # the owner is this worker
+                elif call.method == "create_placement_group":
+                    call_args = (*call_args[:4], w.id)  # the owner is this worker
                 if call.method == "allocate":
                     result = self.lifetimes.allocate_for(w.id, *call_args)
                 else:
@@ -310,8 +314,9 @@ class Node:
         """Have every worker started from now on begin with these greenroom modules imported."""
         self.pool.preload(modules)
 
-    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str) -> list:
-        return self.placement.create(bundles, strategy, name)
+    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str, detached: bool = False,
+                                   owner: int = 0) -> list:  # fmt: skip
+        return self.placement.create(bundles, strategy, name, detached, owner)
 
     def api_remove_placement_group(self, pg_id: str) -> None:
         for key in self.placement.remove(pg_id):

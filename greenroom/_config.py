@@ -55,3 +55,13 @@ def detect_gpus() -> int:
 def results_dir() -> str:
     """Where Tune writes experiments by default: $GREENROOM_RESULTS_DIR or ~/greenroom_results."""
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")
+
+
+def tune_auto_callback_loggers() -> bool:
+    """Whether Tune adds its CSV/JSON/TensorBoardX logger callbacks (Ray's TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1: no)."""
+    return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0") != "1"
+
+
+def tune_max_pending_trials() -> str:
+    """TUNE_MAX_PENDING_TRIALS_PG: how many trials may wait to start ("auto" by default)."""
+    return os.environ.get("TUNE_MAX_PENDING_TRIALS_PG", "auto")

@@ -25,6 +25,11 @@ class PlacementGroupFactory:
         return self.bundles[0]
 
     @property
+    def head_cpus(self) -> float:
+        """The CPUs of the trial's own bundle."""
+        return self.bundles[0].get("CPU", 0)
+
+    @property
     def required_resources(self) -> dict[str, float]:
         """The sum of all bundles."""
         total: dict[str, float] = {}
@@ -37,8 +42,12 @@ class PlacementGroupFactory:
     def has_extra_bundles(self) -> bool:
         return len(self.bundles) > 1
 
+    def _key(self) -> tuple:
+        # Zero amounts ask for nothing: {"CPU": 1, "GPU": 0} is {"CPU": 1}.
+        return [{k: v for k, v in b.items() if v} for b in self.bundles], self.strategy
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PlacementGroupFactory) and (other.bundles, other.strategy) == (self.bundles, self.strategy)
+        return isinstance(other, PlacementGroupFactory) and other._key() == self._key()
 
     def __repr__(self) -> str:
         return f"PlacementGroupFactory({self.bundles!r}, strategy={self.strategy!r})"

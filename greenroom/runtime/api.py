@@ -19,6 +19,7 @@ _NOT_HONOURED = {
     "local_mode": (False,),
     "_system_config": (None, {}),
     "storage": (None,),
+    "configure_logging": (True, False),  # greenroom configures no logger either way
 }
 
 

@@ -297,3 +297,16 @@ def test_stoppers_at_rays_module_paths(tmp_path):
     analysis = tune.run(lambda config: [tune.report(i=i) for i in range(10)], stop=stop, **quiet(tmp_path))
     assert [len(t.results) for t in analysis.trials] == [3]
     assert json.loads(Path(analysis.trials[0].path, "params.json").read_text()) == {}
+
+
+def test_rays_example_trainable_at_its_module_path(tmp_path):
+    """tune.utils.mock_trainable.MyTrainableClass (imported by Ray's examples) trains, saves and stops."""
+    from greenroom.tune.utils.mock_trainable import MyTrainableClass
+
+    analysis = tune.run(
+        MyTrainableClass, config={"width": 2, "height": 10}, stop={TRAINING_ITERATION: 3}, checkpoint_freq=3,
+        **quiet(tmp_path),
+    )  # fmt: skip
+    (trial,) = analysis.trials
+    assert [round(r["episode_reward_mean"], 3) for r in trial.results] == [4.621, 7.616, 9.051]
+    assert json.loads(Path(trial.checkpoint.path, "checkpoint").read_text()) == {"timestep": 3}

@@ -77,3 +77,13 @@ def node_ip_address(address: str = "8.8.8.8:53") -> str:
             return "127.0.0.1"
     finally:
         s.close()
+
+
+def tune_auto_callback_loggers() -> bool:
+    """Whether Tune adds its CSV/JSON/TensorBoardX logger callbacks (Ray's TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1: no)."""
+    return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0") != "1"
+
+
+def tune_max_pending_trials() -> str:
+    """TUNE_MAX_PENDING_TRIALS_PG: how many trials may wait to start ("auto" by default)."""
+    return os.environ.get("TUNE_MAX_PENDING_TRIALS_PG", "auto")

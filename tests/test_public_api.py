@@ -30,12 +30,13 @@ def test_all_is_pinned():
 
 PINNED_ALL = {
     "greenroom.tune": [
-        "CLIReporter", "Callback", "Checkpoint", "CheckpointConfig", "ExperimentAnalysis", "FailureConfig",
+        "CLIReporter", "Callback", "Checkpoint", "CheckpointConfig", "Experiment", "ExperimentAnalysis", "FailureConfig",
         "JupyterNotebookReporter", "PlacementGroupFactory", "ProgressReporter", "Result", "ResultGrid",
-        "RunConfig", "Stopper", "Trainable", "TuneConfig", "TuneError", "Tuner", "choice", "get_checkpoint",
-        "get_context", "grid_search", "lograndint", "loguniform", "qlograndint", "qloguniform", "qrandint",
-        "qrandn", "quniform", "randint", "randn", "report", "run", "sample_from", "schedulers", "search",
-        "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
+        "RunConfig", "Stopper", "Trainable", "TuneConfig", "TuneContext", "TuneError", "Tuner", "choice",
+        "create_scheduler", "create_searcher", "get_checkpoint", "get_context", "grid_search", "logger",
+        "lograndint", "loguniform", "qlograndint", "qloguniform", "qrandint", "qrandn", "quniform", "randint",
+        "randn", "register_trainable", "report", "result", "run", "run_experiments", "sample_from",
+        "schedulers", "search", "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
     ],
     "greenroom.exceptions": [
         "ActorAlreadyExistsError", "ActorDiedError", "ActorUnavailableError", "ActorUnschedulableError",

@@ -18,6 +18,7 @@ _NOT_HONOURED = {
     "local_mode": (False,),
     "_system_config": (None, {}),
     "storage": (None,),
+    "configure_logging": (True, False),  # greenroom configures no logger either way
 }
 _ACCEPTED = {"configure_logging", "logging_config", "logging_format", "log_to_driver"}  # logging set-up: ours
 

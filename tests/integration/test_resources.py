@@ -256,6 +256,12 @@ def test_init_arguments_that_cannot_be_honoured(kwargs, shut_down_after):
     assert not greenroom.is_initialized()
 
 
+def test_init_accepts_configure_logging(shut_down_after):
+    """init(configure_logging=False), as Ray's Tune examples call it, starts a node."""
+    greenroom.init(num_cpus=1, num_gpus=0, configure_logging=False)
+    assert greenroom.get(assigned.remote(), timeout=DEADLINE_S) == {"CPU": 1.0}
+
+
 def test_init_address_local(shut_down_after):
     """init(address='local') starts a node that runs tasks."""
     greenroom.init(address="local", num_cpus=1, num_gpus=0)

@@ -17,7 +17,7 @@ from greenroom.runtime.api import (
     shutdown,
     wait,
 )
-from greenroom.runtime.context import get_gpu_ids
+from greenroom.runtime.context import get_cpu_ids, get_gpu_ids
 from greenroom.runtime.object_ref import ObjectRef
 
 __version__ = "0.1.0"
@@ -33,6 +33,7 @@ __all__ = [
     "cluster_resources",
     "exceptions",
     "get",
+    "get_cpu_ids",
     "get_gpu_ids",
     "get_runtime_context",
     "init",

@@ -55,3 +55,23 @@ def detect_gpus() -> int:
 def results_dir() -> str:
     """Where Tune writes experiments by default: $GREENROOM_RESULTS_DIR or ~/greenroom_results."""
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")
+
+
+def memory_usage_threshold(default: float) -> float:
+    """Ray's RAY_memory_usage_threshold: the node-wide memory guard kills a worker above this fraction used."""
+    return _float_env("RAY_memory_usage_threshold", default)
+
+
+def memory_monitor_refresh_ms(default: int) -> int:
+    """Ray's RAY_memory_monitor_refresh_ms: how often memory is checked; 0 turns the memory monitor off."""
+    return int(_float_env("RAY_memory_monitor_refresh_ms", default))
+
+
+def _float_env(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r}: expected a number") from None

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from greenroom.actors.handle import ActorHandle
 from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
+from greenroom.runtime.limits import parse_enforce
 from greenroom.runtime.options import check_names, placement_of
 from greenroom.runtime.task_spec import encode_args
 from greenroom.scheduler.resources import parse_resources
@@ -18,7 +19,7 @@ ACTOR_OPTIONS = frozenset({
     "max_task_retries", "name", "namespace", "lifetime", "get_if_exists", "scheduling_strategy",
     "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
     "runtime_env", "accelerator_type", "max_pending_calls", "concurrency_groups", "_metadata",
-    "object_store_memory", "label_selector", "enable_task_events",
+    "object_store_memory", "label_selector", "enable_task_events", "_enforce",
 })  # fmt: skip
 
 
@@ -84,6 +85,7 @@ class ActorClass:
             "max_restarts": _int(options, "max_restarts", 0, -1),
             "max_task_retries": _int(options, "max_task_retries", 0, -1),
             "max_concurrency": _int(options, "max_concurrency", default_concurrency, 1),
+            "enforce": parse_enforce(options.get("_enforce", True), "_enforce"),
         }  # fmt: skip
 
     def options(self, **options: Any) -> ActorClass:
@@ -115,7 +117,7 @@ class ActorClass:
             max_concurrency=opts["max_concurrency"], is_async=self._is_async,
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),
             detached=self._raw.get("lifetime") == "detached", methods=self._methods,
-            pins=pickled.actors, ref_pins=pickled.objects,
+            pins=pickled.actors, ref_pins=pickled.objects, enforce=opts["enforce"],
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

@@ -53,6 +53,7 @@ class ActorRecord:
     placement: tuple | None
     worker: WorkerProc | None = None
     granted: bool = False
+    allocation: Any = None  # what the scheduler granted it, for its whole life
     assigned: list = field(default_factory=list)
     calls: dict = field(default_factory=dict)  # task id -> Call, every unfinished call
     holders: set = field(default_factory=set)
@@ -72,7 +73,8 @@ class ActorHost:
 
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
-                 broken: Callable[[], str | None], schedule: Callable[[], None]) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], enforce: int,
+                 worker_for: Callable[[Any, list, int], tuple]) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -82,6 +84,8 @@ class ActorHost:
         self.assigned = assigned
         self.broken = broken
         self.schedule = schedule
+        self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each actor's
+        self.worker_for = worker_for  # (allocation, gpu ids, mask) -> (worker key, its environment)
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
 
@@ -152,6 +156,7 @@ class ActorHost:
             self.scheduler.release(actor_id)
             return True
         rec.granted = True
+        rec.allocation = allocation
         rec.assigned = self.assigned(allocation)
         self._start_process(rec)
         return True
@@ -161,7 +166,8 @@ class ActorHost:
         if broken:
             self._die(rec, broken)
             return
-        w = self.pool.spawn(",".join(map(str, rec.assigned[1])))
+        enforce = rec.spec.enforce & self.enforce
+        w = self.pool.spawn(*self.worker_for(rec.allocation, rec.assigned[1], enforce))
         w.actor = rec
         rec.worker = w
 
@@ -171,7 +177,8 @@ class ActorHost:
         s = rec.spec
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
-                              s.is_async, s.class_name, self.placement_info(rec.placement)))  # fmt: skip
+                              s.is_async, s.class_name, self.placement_info(rec.placement),
+                              s.enforce & self.enforce))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:

@@ -103,8 +103,10 @@ class Actor:
         self.is_async = msg.is_async
         self.class_name = msg.class_name
         self.placement = msg.placement
+        self.enforce = msg.enforce
         class_blob = msg.class_blob
         self.executor = executor
+        executor.limits.apply(msg.enforce, msg.assigned)  # for its whole life
         set_task_context(self._context(self.actor_id[:12]))
         self.instance = None
         kind, payloads, _ = executor.load_and_call(
@@ -118,7 +120,7 @@ class Actor:
         self.ok = kind == wire.VALUE
 
     def _context(self, task_id: bytes) -> TaskContext:
-        return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement)
+        return TaskContext(task_id, self.assigned, self.actor_id, self.placement, self.enforce)
 
     def run_call(self, msg: wire.ActorCall) -> None:
         set_task_context(self._context(msg.task_id))

@@ -33,7 +33,9 @@ from greenroom import exceptions
 from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.limits import NodeEnforcement
 from greenroom.runtime.node_gets import BlockingGets
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
@@ -52,10 +54,12 @@ class Node:
     def __init__(
         self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None,
         store_size: int = 1 << 30, namespace: str = "default", preload: list[str] | None = None,
+        enforcement: NodeEnforcement | None = None,
     ) -> None:  # fmt: skip
         self.namespace = namespace  # the job's: named actors created without one go here
         # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
         self.gpu_names = gpu_names
+        self.enforcement = enforcement or NodeEnforcement()
         self.closed = False
         self.broken: str | None = None  # why the node can't start workers any more
         self._schedule_pending = False
@@ -72,8 +76,10 @@ class Node:
         )  # fmt: skip
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
+        self.gpus = GpuMemory(gpu_names)
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule)  # fmt: skip
+                      schedule=self._schedule, enforce=self.enforcement.effective_mask,
+                      worker_for=self.gpus.worker_for)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
@@ -165,7 +171,7 @@ class Node:
             self.gets.check_deadlock()
 
     def _assigned(self, alloc: Any) -> list:
-        """What a grant gives its worker: [resources as a dict, the GPU ids it sees]."""
+        """What a grant gives its worker: [resources as a dict, the GPU ids it sees, its CPU cores]."""
         cached = self._assigned_cache.get(alloc)
         if cached is None:
             resources = alloc.resources.to_dict()
@@ -175,7 +181,7 @@ class Node:
             if self.gpu_names is not None:
                 names = [self.gpu_names[i] if i < len(self.gpu_names) else str(i) for i in ids]
                 ids = [int(n) if n.isdigit() else n for n in names]
-            cached = self._assigned_cache[alloc] = [resources, ids]
+            cached = self._assigned_cache[alloc] = [resources, ids, None]
         return cached
 
     # -- workers ---------------------------------------------------------------------------

@@ -48,7 +48,8 @@ class Tasks:
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
-                 broken: Callable[[], str | None], schedule: Callable[[], None]) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], enforce: int,
+                 worker_for: Callable[[Any, list, int], tuple]) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -60,6 +61,8 @@ class Tasks:
         self.drop_get = drop_get
         self.broken = broken
         self.schedule = schedule
+        self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each task's
+        self.worker_for = worker_for  # (allocation, gpu ids, mask) -> (worker key, its environment)
         self.records: dict[bytes, TaskRecord] = {}
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
@@ -116,7 +119,8 @@ class Tasks:
             return True
         try:
             task.assigned = self.assigned(grant.allocation)
-            worker = self.pool.acquire(",".join(map(str, task.assigned[1])))
+            enforce = task.spec.enforce & self.enforce
+            worker = self.pool.acquire(*self.worker_for(grant.allocation, task.assigned[1], enforce))
         except Exception as e:  # one grant that can't start must not strand the others
             self.scheduler.release(grant.key)
             task.state.start_failed()
@@ -145,7 +149,7 @@ class Tasks:
             w.functions.add(spec.func_id)
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps]
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
-                         task.assigned, self.placement_info(spec.placement)))  # fmt: skip
+                         task.assigned, self.placement_info(spec.placement), spec.enforce & self.enforce))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:

@@ -116,7 +116,7 @@ class Runtime:
         spec = TaskSpec(
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
             options.request, options.placement or self.default_placement, options.max_retries,
-            options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects,
+            options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects, options.enforce,
         )  # fmt: skip
         try:
             self._submit(spec)

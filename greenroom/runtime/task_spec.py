@@ -27,6 +27,7 @@ class TaskSpec:
     max_calls: int  # 0: unlimited
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
+    enforce: int  # what it asks to have enforced (limits.py); the node ANDs its own
 
     def to_wire(self) -> wire.TaskMsg:
         retry = self.retry_exceptions
@@ -35,7 +36,7 @@ class TaskSpec:
         return wire.TaskMsg(
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
-            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins,
+            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.enforce,
         )  # fmt: skip
 
     @classmethod
@@ -46,7 +47,7 @@ class TaskSpec:
         return cls(
             msg.task_id, msg.name, msg.func_id, msg.func_blob, msg.args_blob, msg.deps, msg.num_returns,
             ResourceSet.from_units(msg.request), tuple(msg.placement) if msg.placement else None,
-            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins,
+            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.enforce,
         )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -66,8 +66,9 @@ class Exec(NamedTuple):
     deps: list
     num_returns: int
     name: str
-    assigned: list  # [resources as {name: amount}, gpu ids]
+    assigned: list  # [resources as {name: amount}, gpu ids, cpu ids or None]
     placement: list | None  # PlacementInfo of the group it runs in
+    enforce: int  # what to enforce on it: a mask of limits.THREADS, CPU_AFFINITY, MEMORY, GPU_MEMORY
     tag: int = EXEC
 
 
@@ -105,6 +106,7 @@ class ActorInit(NamedTuple):
     is_async: bool
     class_name: str
     placement: list | None
+    enforce: int  # as Exec.enforce, for the actor's whole life
     tag: int = ACTOR_INIT
 
 
@@ -271,6 +273,7 @@ class TaskMsg(NamedTuple):
     max_calls: int
     pins: list
     ref_pins: list
+    enforce: int  # the task's own _enforce mask (the node ANDs it with its own)
 
 
 class ActorSpec(NamedTuple):
@@ -293,6 +296,7 @@ class ActorSpec(NamedTuple):
     methods: dict  # method name -> num_returns
     pins: list
     ref_pins: list
+    enforce: int  # the actor's own _enforce mask (the node ANDs it with its own)
 
 
 class PlacementInfo(NamedTuple):

@@ -31,6 +31,7 @@ from greenroom.runtime.context import TaskContext, set_task_context
 from greenroom.runtime.handles import collecting
 from greenroom.runtime.object_ref import IdMinter, object_id
 from greenroom.runtime.runtime_base import ClientRuntime, decode
+from greenroom.runtime.worker_limits import WorkerLimits
 
 
 class WorkerRuntime(ClientRuntime):
@@ -42,6 +43,7 @@ class WorkerRuntime(ClientRuntime):
         self._gains: list = []  # reference events, sent before the next message
         self._losses: list = []  # ... and after it (see handles.py)
         self._events_lock = threading.Lock()
+        self.limits: WorkerLimits | None = None  # this process's enforcement state
 
     def _request(self, op: str, args: Any) -> Any:
         self.flush_events_before()
@@ -106,11 +108,13 @@ class Executor:
         self.pid = os.getpid()
         self.current_task: bytes | None = None
         self.last_result: Any = None
+        self.limits: WorkerLimits = runtime.limits
 
     def run(self, msg: wire.Exec) -> None:
         task_id = msg.task_id
         self.current_task = task_id
-        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement))
+        self.limits.apply(msg.enforce, msg.assigned)
+        set_task_context(TaskContext(task_id, msg.assigned, None, msg.placement, msg.enforce))
         try:
             kind, payloads, contains = self.load_and_call(
                 task_id, lambda: self._function(msg.func_id, msg.func_blob), msg.args_blob, msg.deps,
@@ -253,13 +257,15 @@ class Executor:
             raise KeyboardInterrupt
 
 
-def main(sock: socket.socket, worker_id: int, arena: Any = None) -> int:
-    """The worker's life: handshake, then run tasks until EXIT or EOF."""
+def main(sock: socket.socket, worker_id: int, arena: Any = None, pools_loaded: bool = True) -> int:
+    """The worker's life: handshake, then run tasks until EXIT or EOF. ``pools_loaded``: the
+    zygote had loaded a library with a native thread pool (see worker_limits.py)."""
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
     runtime.arena = arena
+    runtime.limits = WorkerLimits(pools_loaded)
     state.set_runtime(runtime)
     executor = Executor(conn, runtime)
     signal.signal(signal.SIGINT, executor.on_sigint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 
 
 def machine_cpus() -> int:
@@ -75,3 +76,70 @@ def _float_env(name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"environment variable {name}={value!r}: expected a number") from None
+
+
+
+def memory_usage_reader() -> Callable[[], tuple[int, int]]:
+    """A function returning (used, total) bytes of the memory this process may use, read anew at
+    each call: its cgroup's where a limit below the machine's memory is set (a container), else the
+    machine's (MemTotal - MemAvailable). Which source applies is found once, here.
+
+    Cgroup usage leaves out inactive file cache, which the kernel reclaims before anything is
+    killed (as Ray counts it).
+    """
+    total = _meminfo()[0]
+    for limit_file, usage_file, stat_file, inactive_key in _CGROUP_FILES:
+        limit = _read_int(limit_file)
+        if limit is not None and 0 < limit < total and _read_int(usage_file) is not None:
+            return lambda: (max(0, (_read_int(usage_file) or 0) - _stat_value(stat_file, inactive_key)), limit)
+    return _machine_usage
+
+
+# cgroup v2, then v1: (limit, usage, stat, the stat key of reclaimable file cache)
+_CGROUP_FILES = (
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat", "inactive_file"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+     "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"),
+)  # fmt: skip
+
+
+def _machine_usage() -> tuple[int, int]:
+    total, available = _meminfo()
+    return total - available, total
+
+
+def _meminfo() -> tuple[int, int]:
+    """(MemTotal, MemAvailable) in bytes; they are the first and third lines of /proc/meminfo."""
+    total = available = 0
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            head = f.read(512)
+    except OSError:  # pragma: no cover - not Linux
+        return machine_memory(), machine_memory()
+    for line in head.split(b"\n"):
+        if line.startswith(b"MemTotal:"):
+            total = int(line.split()[1]) * 1024
+        elif line.startswith(b"MemAvailable:"):
+            available = int(line.split()[1]) * 1024
+            break
+    return total, available
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):  # absent, or "max" (no limit)
+        return None
+
+
+def _stat_value(path: str, key: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                name, _, value = line.partition(b" ")
+                if name.decode() == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -11,6 +11,7 @@ The tree::
           ├── TaskCancelledError        cancel() stopped the task
           ├── ObjectLostError           the object's value is gone
           ├── ObjectStoreFullError      a large value does not fit the object store
+          ├── OutOfMemoryError          greenroom killed the worker for its memory (memory=, node guard)
           ├── ResourceDeadlockError     blocked tasks wait on work only they could run
           ├── TaskUnschedulableError    the node can never run it (also a ValueError)
           ├── ActorUnschedulableError   the node can never host it (also a ValueError)
@@ -32,6 +33,7 @@ __all__ = [
     "TaskCancelledError",
     "ObjectLostError",
     "ObjectStoreFullError",
+    "OutOfMemoryError",
     "ResourceDeadlockError",
     "TaskUnschedulableError",
     "ActorUnschedulableError",
@@ -153,6 +155,16 @@ class ObjectStoreFullError(RayError, MemoryError):
     """A large value does not fit in the object store's shared memory. Drop refs to
     values you no longer need, or start greenroom with more
     (``init(object_store_memory=...)``)."""
+
+
+class OutOfMemoryError(RayError):
+    """greenroom killed the worker running the task or actor because of memory: its
+    resident memory passed the ``memory=`` it asked for, or the machine's memory
+    passed the node-wide threshold (``init(_memory_usage_threshold=...)``, default
+    0.95, as Ray's memory monitor) and it was the one chosen to free memory. The
+    message names the task or actor, its pid, its resident size and the limit.
+    The task is retried up to ``max_retries`` first. Ask for more ``memory=``, use
+    less, run fewer such tasks at once, or exempt it with ``_enforce={"memory": False}``."""
 
 
 class ResourceDeadlockError(RayError):

@@ -38,7 +38,7 @@ PINNED_ALL = {
     ],
     "greenroom.exceptions": [
         "ActorAlreadyExistsError", "ActorDiedError", "ActorUnschedulableError", "GetTimeoutError",
-        "ObjectLostError", "ObjectStoreFullError", "RayActorError", "RayError", "RaySystemError",
+        "ObjectLostError", "ObjectStoreFullError", "OutOfMemoryError", "RayActorError", "RayError", "RaySystemError",
         "RayTaskError", "ResourceDeadlockError", "TaskCancelledError", "TaskUnschedulableError",
         "WorkerCrashedError",
     ],

@@ -174,6 +174,7 @@ class ActorHost:
     def worker_ready(self, w: WorkerProc) -> None:
         rec = w.actor
         rec.pid = w.pid
+        w.started_at = self.loop.loop.time()
         s = rec.spec
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
@@ -268,15 +269,18 @@ class ActorHost:
         if rec.exiting:
             self._die(rec, "exit_actor() was called in it")
             return
-        reason = f"its process (pid={w.pid}) died: {describe_exit(code)}"
+        reason = f"its process (pid={w.pid}) died: {w.lost_reason or describe_exit(code)}"
+        if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
+            reason = f"its process (pid={w.pid}) ran out of memory: {w.lost_reason}. To fix it: {w.out_of_memory}"
         decision = rec.state.process_died(reason)
         if not decision.restart:  # dead for good: every unfinished call fails with the cause
-            self._die(rec, reason)
+            self._die(rec, reason, out_of_memory=bool(w.out_of_memory))
             return
         for task_id in decision.fail:
             call = rec.calls.pop(task_id, None)
             if call is not None:
-                self._fail_call(call, exceptions.ActorDiedError(
+                error = exceptions.OutOfMemoryError if w.out_of_memory else exceptions.ActorDiedError
+                self._fail_call(call, error(
                     f"{rec.describe()} restarted while call {call.name!r} ran ({reason}); the call was not "
                     "retried: set max_task_retries to retry calls on a restarted actor"
                 ))  # fmt: skip
@@ -291,11 +295,15 @@ class ActorHost:
         elif rec.worker is not None:
             rec.worker.kill()
 
-    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False) -> None:
-        """Dead for good: fail every unfinished call, stop the process, free resources and name."""
+    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False, out_of_memory: bool = False) -> None:
+        """Dead for good: fail every unfinished call (with OutOfMemoryError when the memory monitor
+        killed it: they were part of what used the memory), stop the process, free resources and name."""
         rec.state.killed(reason)
         for call in list(rec.calls.values()):
-            self._fail_call(call, self._died_error(rec, call))
+            error = self._died_error(rec, call)
+            if out_of_memory:
+                error = exceptions.OutOfMemoryError(str(error))
+            self._fail_call(call, error)
         rec.calls.clear()
         w, rec.worker = rec.worker, None
         if w is not None:

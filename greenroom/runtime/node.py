@@ -9,6 +9,8 @@ The node is a set of collaborators that each own their state, wired here:
     BlockingGets      get()/wait() in workers, the deadlock watch (node_gets.py)
     PlacementGroups   placement groups (node_placement.py)
     WorkerPool        the zygote and worker processes (worker_pool.py)
+    NodeMemory        the memory monitor: memory= limits, the node-wide guard (node_memory.py)
+    GpuMemory         fractional GPUs' worker environments, GPU memory left behind (node_gpus.py)
     Scheduler         who may run now: pure logic (greenroom/scheduler)
 
 This module routes: worker messages to their owner, the scheduler's grants to
@@ -37,6 +39,7 @@ from greenroom.runtime.limits import NodeEnforcement
 from greenroom.runtime.node_gets import BlockingGets
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
+from greenroom.runtime.node_memory import NodeMemory
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
 from greenroom.runtime.node_tasks import Tasks
@@ -77,6 +80,7 @@ class Node:
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
         self.gpus = GpuMemory(gpu_names)
+        self.memory = NodeMemory(self.pool, self.enforcement)
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
                       schedule=self._schedule, enforce=self.enforcement.effective_mask,
                       worker_for=self.gpus.worker_for)  # fmt: skip
@@ -90,7 +94,11 @@ class Node:
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
-        self.loop.start(self.pool.start)
+        self.loop.start(self._started)
+
+    def _started(self, loop: Any) -> None:
+        self.pool.start(loop)
+        self.memory.start(loop)
 
     def stop(self) -> None:
         if not self.loop.running or self.closed:
@@ -106,6 +114,7 @@ class Node:
     async def _close(self) -> None:
         lost = exceptions.ObjectLostError("the greenroom node shut down before this object was ready")
         self.lifetimes.fail_pending(wire.SYSTEM_ERROR, serialization.dumps(lost))
+        self.memory.stop()
         self.pool.close()
 
     def _on_zygote_lost(self, reason: str) -> None:
@@ -223,6 +232,7 @@ class Node:
 
     def _on_worker_lost(self, w: WorkerProc) -> None:
         self.pool.forget(w)
+        self.memory.worker_lost(w)
         for fd in list(w.out):
             w._read_output(fd)
         if self.closed:

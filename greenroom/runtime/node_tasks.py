@@ -243,12 +243,17 @@ class Tasks:
         elif decision == RETRY:
             self._enqueue(task)
         elif decision == FAIL_CRASHED:
-            self._fail(task, exceptions.WorkerCrashedError(
-                f"the worker (pid={w.pid}) running task {spec.name!r} died: "
-                f"{w.lost_reason or describe_exit(code)}. It was tried "
-                f"{spec.max_retries + 1 if spec.max_retries >= 0 else 'many'} time(s); "
-                "raise max_retries to retry more."
-            ))  # fmt: skip
+            tried = f"{spec.max_retries + 1 if spec.max_retries >= 0 else 'many'} time(s)"
+            if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
+                self._fail(task, exceptions.OutOfMemoryError(
+                    f"task {spec.name!r} (pid={w.pid}) ran out of memory: {w.lost_reason}. It was tried "
+                    f"{tried} (max_retries={spec.max_retries}). To fix it: {w.out_of_memory}."
+                ))  # fmt: skip
+            else:
+                self._fail(task, exceptions.WorkerCrashedError(
+                    f"the worker (pid={w.pid}) running task {spec.name!r} died: "
+                    f"{w.lost_reason or describe_exit(code)}. It was tried {tried}; raise max_retries to retry more."
+                ))  # fmt: skip
         self.schedule()
 
     # -- cancel -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.actor_state import ALIVE, DEAD, PENDING, ActorState
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.object_ref import return_ids
@@ -52,6 +53,7 @@ class ActorRecord:
     request: ResourceSet
     placement: tuple | None
     worker: WorkerProc | None = None
+    last_worker: WorkerProc | None = None  # its current or last process, to wait for its GPUs to be free
     granted: bool = False
     allocation: Any = None  # what the scheduler granted it, for its whole life
     assigned: list = field(default_factory=list)
@@ -74,7 +76,7 @@ class ActorHost:
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
                  broken: Callable[[], str | None], schedule: Callable[[], None], enforce: int,
-                 worker_for: Callable[[Any, list, int], tuple]) -> None:  # fmt: skip
+                 gpus: GpuMemory) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -85,7 +87,7 @@ class ActorHost:
         self.broken = broken
         self.schedule = schedule
         self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each actor's
-        self.worker_for = worker_for  # (allocation, gpu ids, mask) -> (worker key, its environment)
+        self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
 
@@ -167,9 +169,9 @@ class ActorHost:
             self._die(rec, broken)
             return
         enforce = rec.spec.enforce & self.enforce
-        w = self.pool.spawn(*self.worker_for(rec.allocation, rec.assigned[1], enforce))
+        w = self.pool.spawn(*self.gpus.worker_for(rec.allocation, rec.assigned[1], enforce))
         w.actor = rec
-        rec.worker = w
+        rec.worker = rec.last_worker = w
 
     def worker_ready(self, w: WorkerProc) -> None:
         rec = w.actor
@@ -276,6 +278,10 @@ class ActorHost:
         if not decision.restart:  # dead for good: every unfinished call fails with the cause
             self._die(rec, reason, out_of_memory=bool(w.out_of_memory))
             return
+        if self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce):
+            await self.gpus.wait_gone(w, rec.describe())  # the restart gets the same GPUs: once free
+            if rec.state.state == DEAD:
+                return
         for task_id in decision.fail:
             call = rec.calls.pop(task_id, None)
             if call is not None:
@@ -286,18 +292,22 @@ class ActorHost:
                 ))  # fmt: skip
         self._start_process(rec)  # same resources and GPU ids: the allocation is kept
 
-    def kill(self, actor_id: bytes, no_restart: bool) -> None:
+    def kill(self, actor_id: bytes, no_restart: bool) -> Any:
+        """kill(): returns the task that frees its GPUs once its process is gone (None without GPUs),
+        so that kill() returns with the GPUs free, as the README promises."""
         rec = self.actors.get(actor_id)
         if rec is None or rec.state.state == DEAD:
-            return
+            return None
         if no_restart:
-            self._die(rec, "it was killed with kill()")
-        elif rec.worker is not None:
+            return self._die(rec, "it was killed with kill()")
+        if rec.worker is not None:
             rec.worker.kill()
+        return None
 
-    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False, out_of_memory: bool = False) -> None:
+    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False, out_of_memory: bool = False) -> Any:
         """Dead for good: fail every unfinished call (with OutOfMemoryError when the memory monitor
-        killed it: they were part of what used the memory), stop the process, free resources and name."""
+        killed it: they were part of what used the memory), stop the process, free resources and name.
+        Returns the task freeing its GPUs once its process is gone, or None."""
         rec.state.killed(reason)
         for call in list(rec.calls.values()):
             error = self._died_error(rec, call)
@@ -311,7 +321,11 @@ class ActorHost:
                 self.pool.retire(w)
             else:
                 w.kill()
-        if rec.granted:
+        last, freeing = rec.last_worker, None
+        if rec.granted and last is not None and self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce):
+            rec.granted = False  # its GPUs are granted again once its process is gone (node_gpus.py)
+            freeing = self.gpus.release_after_exit(last, rec.spec.actor_id, rec.describe())
+        elif rec.granted:
             rec.granted = False
             self.scheduler.release(rec.spec.actor_id)
         else:
@@ -323,6 +337,7 @@ class ActorHost:
             rec.ctor_unpinned = True
             self.lifetimes.pin(_ctor_objects(rec.spec), -1)
         self.schedule()
+        return freeing
 
     def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
         return exceptions.ActorDiedError(

@@ -27,6 +27,7 @@ stop the loop.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
 from typing import Any
@@ -79,11 +80,12 @@ class Node:
         )  # fmt: skip
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
-        self.gpus = GpuMemory(gpu_names)
+        mask = self.enforcement.effective_mask
+        self.gpus = GpuMemory(gpu_names, has_gpus=total.get("GPU") > 0, enforce=mask, own=self.loop.own,
+                              release=self._release)  # fmt: skip
         self.memory = NodeMemory(self.pool, self.enforcement)
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, enforce=self.enforcement.effective_mask,
-                      worker_for=self.gpus.worker_for)  # fmt: skip
+                      schedule=self._schedule, enforce=mask, gpus=self.gpus)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
@@ -116,6 +118,7 @@ class Node:
         self.lifetimes.fail_pending(wire.SYSTEM_ERROR, serialization.dumps(lost))
         self.memory.stop()
         self.pool.close()
+        self.gpus.close()
 
     def _on_zygote_lost(self, reason: str) -> None:
         """No new worker can start: fail everything waiting instead of hanging."""
@@ -158,6 +161,11 @@ class Node:
         if not self._schedule_pending and self._needs_schedule():
             self._schedule_pending = True
             self.loop.loop.call_soon(self._run_schedule)
+
+    def _release(self, key: Any) -> None:
+        """Give a task's or actor's resources back (a GPU held until its process ended) and schedule."""
+        self.scheduler.release(key)
+        self._schedule()
 
     def _needs_schedule(self) -> bool:
         return self.scheduler.has_waiting() or self.gets.any
@@ -233,6 +241,7 @@ class Node:
     def _on_worker_lost(self, w: WorkerProc) -> None:
         self.pool.forget(w)
         self.memory.worker_lost(w)
+        self.gpus.worker_gone(w)
         for fd in list(w.out):
             w._read_output(fd)
         if self.closed:
@@ -279,6 +288,9 @@ class Node:
                     result = self.lifetimes.allocate_for(w.id, *call_args)
                 else:
                     result = getattr(self, "api_" + call.method)(*call_args)
+                if isinstance(result, asyncio.Future):  # done once it is: kill() of a GPU actor
+                    result.add_done_callback(lambda _, rid=request.request_id: w.send(wire.Reply(rid, True, None)))
+                    return
                 w.send(wire.Reply(request.request_id, True, result))
         except Exception as e:
             w.send(wire.Reply(request.request_id, False, serialization.dumps(e)))
@@ -296,8 +308,9 @@ class Node:
     def api_get_actor(self, name: str, namespace: str | None) -> list:
         return self.actors.get_actor(name, namespace or self.namespace)
 
-    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
-        self.actors.kill(actor_id, no_restart)
+    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> Any:
+        """Kill an actor; for a GPU actor, the task that frees its GPUs (call() waits for it)."""
+        return self.actors.kill(actor_id, no_restart)
 
     def api_sync(self) -> None:
         """Nothing: returning means everything posted before it was applied."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_pipeline import Pipeline
@@ -49,7 +50,7 @@ class Tasks:
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
                  broken: Callable[[], str | None], schedule: Callable[[], None], enforce: int,
-                 worker_for: Callable[[Any, list, int], tuple]) -> None:  # fmt: skip
+                 gpus: GpuMemory) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -62,7 +63,7 @@ class Tasks:
         self.broken = broken
         self.schedule = schedule
         self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each task's
-        self.worker_for = worker_for  # (allocation, gpu ids, mask) -> (worker key, its environment)
+        self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.records: dict[bytes, TaskRecord] = {}
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
@@ -120,7 +121,7 @@ class Tasks:
         try:
             task.assigned = self.assigned(grant.allocation)
             enforce = task.spec.enforce & self.enforce
-            worker = self.pool.acquire(*self.worker_for(grant.allocation, task.assigned[1], enforce))
+            worker = self.pool.acquire(*self.gpus.worker_for(grant.allocation, task.assigned[1], enforce))
         except Exception as e:  # one grant that can't start must not strand the others
             self.scheduler.release(grant.key)
             task.state.start_failed()
@@ -161,21 +162,30 @@ class Tasks:
         self.drop_get(done.task_id)
         now = self.loop.loop.time()
         self.pipeline.note_run_time(w, spec.func_id, now)
-        follower = self.pipeline.hand_over(w, done.task_id, now)
-        task.worker = None
         calls = w.calls[spec.func_id] = w.calls.get(spec.func_id, 0) + 1
+        retiring = w.next is None and spec.max_calls and calls >= spec.max_calls
+        # A retiring GPU worker's GPUs are granted again once its process is gone (node_gpus.py).
+        gpu_wait = retiring and self.gpus.holds(task.assigned[1], spec.enforce & self.enforce)
+        follower = self.pipeline.hand_over(w, done.task_id, now, release=not gpu_wait)
+        task.worker = None
+        kind, payloads = done.kind, done.payloads
+        decision = task.state.finished(kind == wire.TASK_ERROR, lambda: self._retryable(spec, payloads[0]))
         if follower is not None:
             self.pipeline.lead(w)
-        elif spec.max_calls and calls >= spec.max_calls:
+        elif retiring:
             self.pool.retire(w)
         else:
             self.pool.release(w)
-        kind, payloads = done.kind, done.payloads
-        decision = task.state.finished(kind == wire.TASK_ERROR, lambda: self._retryable(spec, payloads[0]))
+            if task.assigned[1]:
+                self.gpus.after_task(w, f"task {spec.name!r}")
+        if gpu_wait:  # a retry is queued once its old grant is free
+            then = (lambda: task.state.cancelled or self._enqueue(task)) if decision == RETRY else None
+            self.gpus.release_after_exit(w, spec.task_id, f"task {spec.name!r}", then)
         if decision == FINISH_CANCELLED:
             self.finish_cancelled(task)
         elif decision == RETRY:
-            self._enqueue(task)
+            if not gpu_wait:
+                self._enqueue(task)
         else:
             if len(payloads) != spec.num_returns:
                 payloads = payloads * spec.num_returns
@@ -224,16 +234,21 @@ class Tasks:
         if task is None:
             return
         self.drop_get(task.spec.task_id)
-        self.scheduler.release(task.spec.task_id)
+        gpu_wait = self.gpus.holds(task.assigned[1], task.spec.enforce & self.enforce)
+        if not gpu_wait:
+            self.scheduler.release(task.spec.task_id)
         task.worker = None
-        self.loop.own(self._after_crash(w, task))
+        self.loop.own(self._after_crash(w, task, gpu_wait))
 
-    async def _after_crash(self, w: WorkerProc, task: TaskRecord) -> None:
+    async def _after_crash(self, w: WorkerProc, task: TaskRecord, gpu_wait: bool) -> None:
+        spec = task.spec
+        if gpu_wait:  # its GPUs are granted again once its process is gone (node_gpus.py)
+            await self.gpus.wait_gone(w, f"task {spec.name!r}")
+            self.scheduler.release(spec.task_id)
         try:
             code = await asyncio.wait_for(asyncio.shield(w.exit_code), CRASH_EXIT_WAIT_S)
         except asyncio.TimeoutError:
             code = None
-        spec = task.spec
         broken = self.broken()
         decision = task.state.crashed(bool(broken))
         if decision == FINISH_CANCELLED:

@@ -9,6 +9,8 @@ hardware is checked in tests/gpu.
 from __future__ import annotations
 
 import os
+import sys
+import time
 
 import psutil
 import pytest
@@ -87,3 +89,75 @@ def test_the_users_own_jax_fraction_wins(monkeypatch):
         assert caps["jax"] == "XLA_PYTHON_CLIENT_MEM_FRACTION=0.9"
     finally:
         greenroom.shutdown()
+
+
+class SlowToExit:
+    """stdout whose last flush, as the worker process exits, takes a while (like a CUDA context's teardown)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def flush(self):
+        self.stream.flush()
+        if sys._getframe(1).f_code.co_name == "_become_worker":  # the process's last flush, as it exits
+            time.sleep(0.3)  # the slow teardown being simulated, not a synchronisation
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@greenroom.remote(num_gpus=1)
+def gpu_pid():
+    sys.stdout = SlowToExit(sys.stdout)  # this worker exits after the task (max_calls=1), slowly
+    return os.getpid()
+
+
+@greenroom.remote(num_gpus=1)
+def previous_gone(refs):
+    """Run once the GPU is granted again: is the previous holder's process still there?"""
+    return psutil.pid_exists(greenroom.get(refs[0]))
+
+
+def test_a_retired_gpu_workers_process_is_gone_before_its_gpu_is_granted_again():
+    """max_calls=1 (the GPU default): the next task on the GPU starts only once the last one's
+    process has ended, even when it takes a while to (with NVML: once NVML no longer lists it)."""
+    greenroom.init(num_cpus=2, num_gpus=1)
+    try:
+        refs = [gpu_pid.remote()]
+        checks = []
+        for _ in range(5):
+            checks.append(previous_gone.remote([refs[-1]]))
+            refs.append(gpu_pid.remote())
+        assert greenroom.get(checks) == [False] * 5
+    finally:
+        greenroom.shutdown()
+
+
+def test_a_crashed_gpu_tasks_retry_waits_for_its_process_to_end(gr, tmp_path):
+    """A GPU task whose worker died is retried on its GPU once the dead process is gone."""
+
+    @greenroom.remote(num_gpus=4, max_retries=1)
+    def crash_once(directory):
+        marks = os.listdir(directory)
+        if not marks:
+            open(os.path.join(directory, str(os.getpid())), "w").close()
+            os._exit(3)
+        return psutil.pid_exists(int(marks[0]))
+
+    assert greenroom.get(crash_once.remote(str(tmp_path))) is False
+
+
+@greenroom.remote(num_gpus=2)
+class GpuActor:
+    def pid(self):
+        return os.getpid()
+
+
+def test_killing_a_gpu_actor_returns_with_its_process_gone_and_its_gpus_free(gr):
+    """kill() of a GPU actor returns once its process has ended: its GPUs are available at once."""
+    actor = GpuActor.remote()
+    pid = greenroom.get(actor.pid.remote())
+    assert greenroom.available_resources()["GPU"] == 2.0
+    greenroom.kill(actor)
+    assert greenroom.available_resources()["GPU"] == 4.0
+    assert not psutil.pid_exists(pid)

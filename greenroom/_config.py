@@ -14,6 +14,14 @@ def machine_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def machine_cores() -> list[int]:
+    """The cores this process may run on (its affinity mask), ascending: where pinned work goes."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return list(range(os.cpu_count() or 1))
+
+
 def machine_memory() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

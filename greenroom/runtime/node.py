@@ -32,11 +32,12 @@ import sys
 import traceback
 from typing import Any
 
+from greenroom import _config as config
 from greenroom import exceptions
 from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.handles import ACTOR
-from greenroom.runtime.limits import NodeEnforcement
+from greenroom.runtime.limits import CPU_AFFINITY, NodeEnforcement
 from greenroom.runtime.node_gets import BlockingGets
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
@@ -68,7 +69,10 @@ class Node:
         self.broken: str | None = None  # why the node can't start workers any more
         self._schedule_pending = False
         self._assigned_cache: dict[Any, list] = {}
-        self.scheduler = Scheduler(total)
+        pin = bool(self.enforcement.effective_mask & CPU_AFFINITY)
+        self.scheduler = Scheduler(total, cpu_ids=pin)
+        # Scheduler core id -> a core of this machine (wrapping when num_cpus exceeds the cores).
+        self.cores = config.machine_cores() if pin else []
         self.arena = object_store.Arena.create(store_size)
         self.allocator = object_store.Allocator(store_size)
         self.objects = ObjectTable()
@@ -198,7 +202,8 @@ class Node:
             if self.gpu_names is not None:
                 names = [self.gpu_names[i] if i < len(self.gpu_names) else str(i) for i in ids]
                 ids = [int(n) if n.isdigit() else n for n in names]
-            cached = self._assigned_cache[alloc] = [resources, ids, None]
+            cores = sorted({self.cores[i % len(self.cores)] for i in alloc.cpu_ids}) if alloc.cpus else None
+            cached = self._assigned_cache[alloc] = [resources, ids, cores]
         return cached
 
     # -- workers ---------------------------------------------------------------------------

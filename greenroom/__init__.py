@@ -10,15 +10,17 @@ from greenroom.runtime.api import (
     cancel,
     cluster_resources,
     get,
-    get_runtime_context,
     init,
     is_initialized,
+    nodes,
     put,
     shutdown,
+    timeline,
     wait,
 )
 from greenroom.runtime.context import get_cpu_ids, get_gpu_ids
 from greenroom.runtime.object_ref import ObjectRef
+from greenroom.runtime_context import get_runtime_context
 
 __version__ = "0.1.0"
 
@@ -38,6 +40,8 @@ __all__ = [
     "get_runtime_context",
     "init",
     "is_initialized",
+    "nodes",
+    "timeline",
     "put",
     "remote",
     "shutdown",

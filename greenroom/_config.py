@@ -66,6 +66,17 @@ def results_dir() -> str:
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")
 
 
+def node_ip_address() -> str:
+    """This machine's address as Ray reports it for a node: the host name's address, or
+    127.0.0.1 when the host name does not resolve."""
+    import socket
+
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
 def memory_usage_threshold(default: float) -> float:
     """Ray's RAY_memory_usage_threshold: the node-wide memory guard kills a worker above this fraction used."""
     return _float_env("RAY_memory_usage_threshold", default)

@@ -10,18 +10,26 @@ The tree::
           ├── RaySystemError            the runtime itself failed (e.g. unpickling)
           ├── TaskCancelledError        cancel() stopped the task
           ├── ObjectLostError           the object's value is gone
+          │    ├── OwnerDiedError       ... because the process that owned it died
+          │    ├── ObjectFreedError     ... because it was freed
+          │    └── ObjectFetchTimedOutError  ... it could not be fetched in time
           ├── ObjectStoreFullError      a large value does not fit the object store
           ├── OutOfMemoryError          greenroom killed the worker for its memory (memory=, node guard)
+          ├── NodeDiedError             the node running the work died
+          ├── PendingCallsLimitExceeded an actor has max_pending_calls calls queued
+          ├── AsyncioActorExit          exit_actor() inside an async actor method
           ├── ResourceDeadlockError     blocked tasks wait on work only they could run
           ├── TaskUnschedulableError    the node can never run it (also a ValueError)
           ├── ActorUnschedulableError   the node can never host it (also a ValueError)
           ├── ActorAlreadyExistsError   the actor name is taken (also a ValueError)
           └── RayActorError             the actor is dead
-               └── ActorDiedError
+               ├── ActorDiedError
+               └── ActorUnavailableError the actor can't take calls right now (restarting)
 """
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 __all__ = [
@@ -40,6 +48,13 @@ __all__ = [
     "ActorAlreadyExistsError",
     "RayActorError",
     "ActorDiedError",
+    "ActorUnavailableError",
+    "OwnerDiedError",
+    "ObjectFreedError",
+    "ObjectFetchTimedOutError",
+    "NodeDiedError",
+    "PendingCallsLimitExceeded",
+    "AsyncioActorExit",
 ]
 
 
@@ -69,6 +84,7 @@ class RayTaskError(RayError):
         self.cause = cause
         self.pid = pid
         self.cause_type_name = cause_type_name or (type(cause).__name__ if cause else "Exception")
+        self.cause_blob: bytes | None = None  # the cause pickled apart (see __reduce__)
         super().__init__(function_name, traceback_str, cause, pid, self.cause_type_name)
 
     def __str__(self) -> str:
@@ -79,10 +95,11 @@ class RayTaskError(RayError):
         )
 
     def __reduce__(self) -> Any:
-        return (
-            RayTaskError,
-            (self.function_name, self.traceback_str, self.cause, self.pid, self.cause_type_name),
-        )
+        # The cause travels pickled apart when it can: a caller that cannot rebuild its class
+        # (defined only where the task ran) still gets this error, its type name and traceback.
+        blob = getattr(self, "cause_blob", None)  # absent on as_instanceof_cause() copies
+        cause = blob if blob is not None else self.cause
+        return (_rebuild_task_error, (self.function_name, self.traceback_str, cause, self.pid, self.cause_type_name))
 
     def as_instanceof_cause(self) -> RayTaskError:
         """Return an error that is both a RayTaskError and the cause's type."""
@@ -104,6 +121,16 @@ class RayTaskError(RayError):
         err.cause_type_name = self.cause_type_name
         err.args = cause.args
         return err
+
+
+def _rebuild_task_error(function_name: str, traceback_str: str, cause: Any, pid: int | None,
+                        cause_type_name: str) -> RayTaskError:  # fmt: skip
+    if isinstance(cause, (bytes, bytearray)):
+        try:
+            cause = pickle.loads(cause)
+        except Exception:
+            cause = None
+    return RayTaskError(function_name, traceback_str, cause, pid, cause_type_name)
 
 
 _dual_classes: dict[type, type | None] = {}
@@ -151,6 +178,31 @@ class ObjectLostError(RayError):
     """The object's value is gone (its node shut down, or it was freed)."""
 
 
+class OwnerDiedError(ObjectLostError):
+    """The process that owned the object (created it) died, so its value is gone."""
+
+
+class ObjectFreedError(ObjectLostError):
+    """The object was freed (no reference to it was left, or it was freed explicitly)."""
+
+
+class ObjectFetchTimedOutError(ObjectLostError):
+    """The object's value could not be fetched in time."""
+
+
+class NodeDiedError(RayError):
+    """The node running the work died (a head node that went away, for an attached driver)."""
+
+
+class PendingCallsLimitExceeded(RayError):
+    """The actor already has ``max_pending_calls`` calls waiting; this call was refused.
+    Wait for some to finish (``get``/``wait`` on their refs), or raise ``max_pending_calls``."""
+
+
+class AsyncioActorExit(RayError):
+    """Raised by ``exit_actor()`` inside an async actor's method: it ends the actor."""
+
+
 class ObjectStoreFullError(RayError, MemoryError):
     """A large value does not fit in the object store's shared memory. Drop refs to
     values you no longer need, or start greenroom with more
@@ -194,3 +246,7 @@ class RayActorError(RayError):
 
 class ActorDiedError(RayActorError):
     """The actor died; the message says why (constructor error, exit code, signal)."""
+
+
+class ActorUnavailableError(RayActorError):
+    """The actor cannot take calls right now (it is restarting); retry later."""

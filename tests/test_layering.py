@@ -30,7 +30,7 @@ MAX_LINES_OF = {"greenroom.runtime.node": 400}
 LEAVES = {"greenroom.exceptions", "greenroom._config"}
 # The package face, and ``greenroom.actor`` (Ray's ``ray.actor`` path), a
 # re-export shim over actors and runtime that sits above them like the face.
-FACE = {"greenroom", "greenroom.actor"}
+FACE = {"greenroom", "greenroom.actor", "greenroom.runtime_context"}
 
 # Per layer: ("only", patterns it may import) or ("not", layers it may not import).
 # A pattern is a module name, or ``name*`` for that module and everything under it.

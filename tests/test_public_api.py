@@ -20,7 +20,8 @@ def test_all_is_pinned():
     """greenroom.__all__ changes only on purpose."""
     assert sorted(greenroom.__all__) == sorted([
         "ObjectRef", "actor", "get_actor", "kill", "method", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-        "get_cpu_ids", "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "put", "remote",
+        "get_cpu_ids", "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote",
+        "timeline",
         "shutdown", "util", "wait",
     ])  # fmt: skip
     for name in greenroom.__all__:
@@ -37,10 +38,11 @@ PINNED_ALL = {
         "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
     ],
     "greenroom.exceptions": [
-        "ActorAlreadyExistsError", "ActorDiedError", "ActorUnschedulableError", "GetTimeoutError",
-        "ObjectLostError", "ObjectStoreFullError", "OutOfMemoryError", "RayActorError", "RayError", "RaySystemError",
-        "RayTaskError", "ResourceDeadlockError", "TaskCancelledError", "TaskUnschedulableError",
-        "WorkerCrashedError",
+        "ActorAlreadyExistsError", "ActorDiedError", "ActorUnavailableError", "ActorUnschedulableError",
+        "AsyncioActorExit", "GetTimeoutError", "NodeDiedError", "ObjectFetchTimedOutError", "ObjectFreedError",
+        "ObjectLostError", "ObjectStoreFullError", "OutOfMemoryError", "OwnerDiedError", "PendingCallsLimitExceeded",
+        "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
+        "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],
     "greenroom.util": [
         "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",

@@ -7,10 +7,13 @@ import os
 from typing import Any, Callable
 
 from greenroom.actors.handle import ActorHandle
+from greenroom.actors.methods import describe_methods
+from greenroom import exceptions
 from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
 from greenroom.runtime.limits import parse_enforce
-from greenroom.runtime.options import check_names, placement_of
+from greenroom.runtime.options import check_names, scheduling_of
+from greenroom.runtime.signature import CallShape, check_call
 from greenroom.runtime.task_spec import encode_args
 from greenroom.scheduler.resources import parse_resources
 
@@ -21,20 +24,6 @@ ACTOR_OPTIONS = frozenset({
     "runtime_env", "accelerator_type", "max_pending_calls", "concurrency_groups", "_metadata",
     "object_store_memory", "label_selector", "enable_task_events", "_enforce",
 })  # fmt: skip
-
-
-def method(*, num_returns: int = 1, **unsupported: Any) -> Callable:
-    """Per-method options for actor methods: ``@method(num_returns=2)``."""
-    if unsupported:
-        raise ValueError(f"unknown @method option(s) {sorted(unsupported)}; valid: num_returns")
-    if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
-        raise ValueError(f"@method(num_returns={num_returns!r}): expected a positive integer")
-
-    def mark(fn: Callable) -> Callable:
-        fn.__greenroom_num_returns__ = num_returns
-        return fn
-
-    return mark
 
 
 def _int(options: dict, key: str, default: int, minimum: int) -> int:
@@ -53,11 +42,8 @@ class ActorClass:
         self._cls = cls
         self._name = cls.__name__
         self._is_async = is_async_class(cls)
-        self._methods = {
-            name: getattr(fn, "__greenroom_num_returns__", 1)
-            for name, fn in inspect.getmembers(cls, predicate=callable)
-            if not (name.startswith("__") and name.endswith("__"))
-        }
+        self._methods = describe_methods(cls)
+        self._shape = CallShape.of(cls)
         self._raw = dict(options)
         self._check(self._raw)
         self._blob: bytes | None = None
@@ -66,9 +52,7 @@ class ActorClass:
 
     def _check(self, options: dict) -> dict:
         check_names(options, ACTOR_OPTIONS, f"actor class {self._name}")
-        for key, fine in (("concurrency_groups", (None,)), ("max_pending_calls", (None, -1))):
-            if options.get(key) not in fine:
-                raise ValueError(f"option {key}={options[key]!r} is not supported by greenroom; remove it")
+        groups = self._concurrency_groups(options.get("concurrency_groups"))
         lifetime = options.get("lifetime")
         if lifetime not in (None, "detached", "non_detached"):
             raise ValueError(f"lifetime={lifetime!r}: expected None, 'detached' or 'non_detached'")
@@ -81,12 +65,31 @@ class ActorClass:
                 num_cpus=options.get("num_cpus"), num_gpus=options.get("num_gpus"),
                 memory=options.get("memory"), resources=options.get("resources"), default_cpus=0,
             ),
-            "placement": placement_of(options),
+            "scheduling": scheduling_of(options),
             "max_restarts": _int(options, "max_restarts", 0, -1),
             "max_task_retries": _int(options, "max_task_retries", 0, -1),
             "max_concurrency": _int(options, "max_concurrency", default_concurrency, 1),
+            "max_pending_calls": _int(options, "max_pending_calls", -1, -1),
+            "concurrency_groups": groups,
             "enforce": parse_enforce(options.get("_enforce", True), "_enforce"),
         }  # fmt: skip
+
+    def _concurrency_groups(self, groups: Any) -> dict:
+        """``concurrency_groups={"io": 2, ...}``, checked; every method's group must be one of them."""
+        groups = {} if groups is None else groups
+        if not isinstance(groups, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for k, v in groups.items()
+        ):  # fmt: skip
+            raise ValueError(f"concurrency_groups={groups!r}: expected a dict of group name -> max calls at once (>= 1)")
+        for method, info in self._methods.items():
+            group = info["concurrency_group"]
+            if group is not None and group not in groups:
+                raise ValueError(
+                    f"method {self._name}.{method} is in concurrency group {group!r}, which actor class "
+                    f"{self._name} does not declare; add it to @remote(concurrency_groups={{...}})"
+                )
+        return dict(groups)
 
     def options(self, **options: Any) -> ActorClass:
         """A copy with some options changed (validated now)."""
@@ -98,6 +101,7 @@ class ActorClass:
 
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         """Start an actor; returns its handle at once (the constructor runs in its process)."""
+        check_call(self._shape, self._name, args, kwargs)
         opts = self._check(self._raw)
         rt = state.runtime()
         if self._blob is None or self._blob_pid != os.getpid():
@@ -109,7 +113,8 @@ class ActorClass:
         args, kwargs = rt.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, f"{self._name}.__init__")
         actor_id = rt.ids.task_id() + b"\xac\xac\xac\xac"
-        placement = opts["placement"] or rt.default_placement
+        placement, capture = rt.placement_for(opts["scheduling"], f"actor {self._name}",
+                                              exceptions.ActorUnschedulableError)  # fmt: skip
         spec = wire.ActorSpec(
             actor_id=actor_id, class_name=self._name, class_blob=self._blob, args_blob=args_blob,
             deps=deps, request=dict(opts["request"].amounts), placement=list(placement) if placement else None,
@@ -117,7 +122,9 @@ class ActorClass:
             max_concurrency=opts["max_concurrency"], is_async=self._is_async,
             name=self._raw.get("name"), namespace=self._raw.get("namespace"),
             detached=self._raw.get("lifetime") == "detached", methods=self._methods,
-            pins=pickled.actors, ref_pins=pickled.objects, enforce=opts["enforce"],
+            pins=pickled.actors, ref_pins=pickled.objects, capture=capture,
+            concurrency_groups=opts["concurrency_groups"], max_pending_calls=opts["max_pending_calls"],
+            enforce=opts["enforce"],
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

@@ -9,36 +9,52 @@ from __future__ import annotations
 
 from typing import Any
 
+from greenroom.actors.methods import check_method_options
+from greenroom.exceptions import PendingCallsLimitExceeded
 from greenroom.runtime import state
+from greenroom.runtime.actor_worker import TERMINATE
 from greenroom.runtime.handles import note_pickled
+from greenroom.runtime.signature import CallShape, check_call
 
 
 class ActorMethod:
     """One method of an actor: ``.remote(*args)`` returns an ObjectRef."""
 
-    __slots__ = ("_handle", "_name", "_num_returns")
+    __slots__ = ("_handle", "_name", "_num_returns", "_shape", "_group", "_max_task_retries")
 
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int, shape: CallShape | None,
+                 group: str | None = None, max_task_retries: int | None = None) -> None:  # fmt: skip
         self._handle = handle
         self._name = name
         self._num_returns = num_returns
+        self._shape = shape
+        self._group = group
+        self._max_task_retries = max_task_retries
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         h = self._handle
-        refs = h._runtime.submit_actor_call(
-            h._actor_id, self._name, f"{h._class_name}.{self._name}", self._num_returns, args, kwargs
-        )
+        name = f"{h._class_name}.{self._name}"
+        if self._shape is not None:
+            check_call(self._shape, name, args, kwargs)
+        if h._max_pending > 0:
+            h._check_pending()
+        refs = h._runtime.submit_actor_call(h._actor_id, self._name, name, self._num_returns, args, kwargs,
+                                            self._group, self._max_task_retries)  # fmt: skip
+        if h._max_pending > 0:
+            h._pending.append(refs[0].id)
         return refs[0] if self._num_returns == 1 else refs
 
-    def options(self, *, num_returns: int | None = None, **unsupported: Any) -> ActorMethod:
-        """A copy with other call options (``num_returns``)."""
-        if unsupported:
-            raise ValueError(f"unknown actor method option(s) {sorted(unsupported)}; valid: num_returns")
-        if num_returns is None:
-            return self
-        if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
-            raise ValueError(f"num_returns={num_returns!r}: expected a positive integer")
-        return ActorMethod(self._handle, self._name, num_returns)
+    def options(self, **options: Any) -> ActorMethod:
+        """A copy with other call options (``num_returns``, ``concurrency_group``, ...)."""
+        check_method_options(options, "options")
+        group = options.get("concurrency_group", self._group)
+        if group is not None and group not in self._handle._groups:
+            raise ValueError(
+                f"concurrency_group={group!r}: actor {self._handle._class_name} has no such group; "
+                f"its groups are {sorted(self._handle._groups)} (declare them in @remote(concurrency_groups=...))"
+            )
+        return ActorMethod(self._handle, self._name, options.get("num_returns", self._num_returns), self._shape,
+                           group, options.get("max_task_retries", self._max_task_retries))  # fmt: skip
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
@@ -50,27 +66,52 @@ class ActorMethod:
 class ActorHandle:
     """A handle to a live actor. Attribute access gives its methods."""
 
-    def __init__(self, actor_id: bytes, class_name: str, methods: dict[str, int], is_async: bool) -> None:
+    def __init__(self, actor_id: bytes, class_name: str, methods: dict[str, dict], is_async: bool,
+                 extras: dict | None = None) -> None:  # fmt: skip
         self._actor_id = actor_id
         self._class_name = class_name
-        self._methods = methods
+        self._methods = methods  # name -> its options (actors/methods.py), as plain data
+        self._parsed: dict[str, tuple] = {}
         self._is_async = is_async
+        self._extras = extras or {}
+        self._groups = set(self._extras.get("concurrency_groups", ()))
+        self._max_pending = self._extras.get("max_pending_calls", -1)
+        self._pending: list[bytes] = []  # ids of this handle's calls not known to be done (max_pending_calls)
         self._runtime = state.runtime()
         self._runtime.handles.added(actor_id)
 
     def __getattr__(self, name: str) -> ActorMethod:
         methods = self.__dict__.get("_methods")
+        if name == TERMINATE:  # a graceful end, queued behind the calls before it (Ray's name)
+            return ActorMethod(self, name, 1, None)
         if methods is None or name.startswith("__"):
             raise AttributeError(name)
         if name not in methods:
             raise AttributeError(
                 f"actor {self._class_name} has no method {name!r}; its methods are {sorted(methods)}"
             )
-        return ActorMethod(self, name, methods[name])
+        parsed = self._parsed.get(name)
+        if parsed is None:  # parsed once per handle (no ActorMethod kept: it would refer back to us)
+            info = methods[name]
+            parsed = self._parsed[name] = (info["num_returns"], CallShape.from_wire(info["shape"]),
+                                           info["concurrency_group"], info["max_task_retries"])  # fmt: skip
+        return ActorMethod(self, name, *parsed)
+
+    def _check_pending(self) -> None:
+        """Refuse a call beyond ``max_pending_calls`` of this handle's calls still pending."""
+        if len(self._pending) >= self._max_pending:
+            done = self._runtime.done_ids(self._pending)
+            self._pending = [oid for oid in self._pending if oid not in done]
+        if len(self._pending) >= self._max_pending:
+            raise PendingCallsLimitExceeded(
+                f"actor {self._class_name} already has {len(self._pending)} calls pending from this handle "
+                f"(max_pending_calls={self._max_pending}); wait for some to finish (get() or wait() on their "
+                "refs), or create the actor with a larger max_pending_calls"
+            )
 
     def __reduce__(self) -> Any:
         note_pickled(self._actor_id)
-        return (ActorHandle, (self._actor_id, self._class_name, self._methods, self._is_async))
+        return (ActorHandle, (self._actor_id, self._class_name, self._methods, self._is_async, self._extras))
 
     def __del__(self) -> None:
         rt = self.__dict__.get("_runtime")
@@ -108,5 +149,5 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     With ``no_restart=False`` it is restarted if its ``max_restarts`` allows.
     """
     if not isinstance(actor, ActorHandle):
-        raise TypeError(f"kill() expects an ActorHandle, got {actor!r:.100}")
+        raise ValueError(f"kill() expects an ActorHandle, got {type(actor).__name__} {actor!r:.100}")
     state.runtime().call("kill_actor", actor._actor_id, bool(no_restart))

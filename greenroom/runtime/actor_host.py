@@ -38,7 +38,11 @@ class Call:
     name: str
     pins: list
     ref_pins: list
+    group: str | None
+    max_task_retries: int | None
     deps_pending: int = 0
+    sent_at: float = 0.0  # loop time it went to the actor's process (for the timeline)
+    cancelled: bool = False  # cancel() was called while it ran: it ends as TaskCancelledError
 
     def object_ids(self) -> list:
         """The objects this call keeps alive until it ends: its ref arguments."""
@@ -61,10 +65,11 @@ class ActorRecord:
     holders: set = field(default_factory=set)
     pins: int = 0
     pinned_for_good: bool = False
-    exiting: bool = False  # exit_actor() was called
+    exiting: str | None = None  # why it ends itself (exit_actor(), __ray_terminate__)
     ctor_unpinned: bool = False  # constructor arguments are kept (for restarts) until death
     pid: int | None = None  # of its current (or last) process
     deps_pending: int = 0
+    init_sent_at: float = 0.0
 
     def describe(self) -> str:
         return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={self.pid})"
@@ -75,9 +80,10 @@ class ActorHost:
 
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
-                 broken: Callable[[], str | None], schedule: Callable[[], None], enforce: int,
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
                  gpus: GpuMemory) -> None:  # fmt: skip
         self.loop = loop
+        self.timeline = timeline
         self.scheduler = scheduler
         self.lifetimes = lifetimes
         self.objects = lifetimes.objects
@@ -121,13 +127,40 @@ class ActorHost:
             self._queue_creation(rec)
         return self.info(rec)
 
+    def placement_of(self, actor_id: bytes) -> tuple | None:
+        rec = self.actors.get(actor_id)
+        return rec.placement if rec is not None else None
+
     def describe(self, actor_id: bytes) -> str | None:
         rec = self.actors.get(actor_id)
         return rec.describe() if rec is not None else None
 
     def info(self, rec: ActorRecord) -> list:
+        """What a handle is made of (ActorHandle's arguments)."""
         s = rec.spec
-        return [s.actor_id, s.class_name, s.methods, s.is_async]
+        extras = {"max_pending_calls": s.max_pending_calls, "concurrency_groups": sorted(s.concurrency_groups)}
+        return [s.actor_id, s.class_name, s.methods, s.is_async, extras]
+
+    def cancel(self, call_id: bytes, force: bool) -> bool:
+        """cancel() of an actor call; False if no unfinished actor call has that id."""
+        rec = next((r for r in self.actors.values() if call_id in r.calls), None)
+        if rec is None:
+            return False
+        if force:
+            raise ValueError(
+                "cancel(force=True) is not supported for actor calls: an actor keeps state, so its "
+                "process is not killed for one call. Use force=False (an async actor's call is "
+                "cancelled; a sync one can poll get_runtime_context().is_canceled()), or kill() the actor"
+            )
+        call = rec.calls[call_id]
+        if rec.state.cancel_queued(call_id):  # not sent yet: it never runs
+            del rec.calls[call_id]
+            self._end_call(call, wire.SYSTEM_ERROR, [_cancelled(call)] * call.num_returns)
+        elif not call.cancelled:
+            call.cancelled = True
+            if rec.worker is not None:
+                rec.worker.send(wire.CancelCall(call_id))
+        return True
 
     def _ctor_dep_ready(self, rec: ActorRecord) -> None:
         rec.deps_pending -= 1
@@ -179,9 +212,10 @@ class ActorHost:
         w.started_at = self.loop.loop.time()
         s = rec.spec
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
+        rec.init_sent_at = self.loop.loop.time()
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
-                              s.is_async, s.class_name, self.placement_info(rec.placement),
-                              s.enforce & self.enforce))  # fmt: skip
+                              s.is_async, s.class_name, self.placement_info(rec.placement), s.name,
+                              rec.state.restarts, s.capture, s.concurrency_groups, s.enforce & self.enforce))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
@@ -200,7 +234,7 @@ class ActorHost:
         for dep in call.deps:
             if self.objects.on_ready(dep[1], lambda _o, _e, r=rec, c=call: self.loop.on_loop(self._call_dep_ready, r, c)):
                 call.deps_pending += 1
-        rec.state.submit(call.task_id)
+        rec.state.submit(call.task_id, call.max_task_retries)
         self._pump(rec)
 
     def _call_dep_ready(self, rec: ActorRecord, call: Call) -> None:
@@ -214,7 +248,8 @@ class ActorHost:
             return
         objects = self.objects
         ready = lambda key: key not in rec.calls or not rec.calls[key].deps_pending  # noqa: E731
-        for key in rec.state.sendable(ready):
+        in_order = not rec.spec.is_async and rec.spec.max_concurrency == 1 and not rec.spec.concurrency_groups
+        for key in rec.state.sendable(ready, in_order):
             call = rec.calls.get(key)
             if call is None:
                 rec.state.done(key)
@@ -227,12 +262,16 @@ class ActorHost:
                 self._end_call(call, entry.kind, [entry.payload] * call.num_returns)
                 continue
             deps = [[pos, wire.VALUE, objects.get(oid).payload] for pos, oid in call.deps]
-            rec.worker.send(wire.ActorCall(call.task_id, call.method, call.args_blob, deps, call.num_returns, call.name))
+            call.sent_at = self.loop.loop.time()
+            rec.worker.send(wire.ActorCall(call.task_id, call.method, call.args_blob, deps, call.num_returns,
+                                           call.name, call.group))  # fmt: skip
 
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
         task_id, kind, payloads = done.task_id, done.kind, done.payloads
         rec = w.actor
         if task_id == rec.spec.actor_id:  # the constructor finished
+            self.timeline.record("actor_creation", f"{rec.spec.class_name}.__init__", w.pid, rec.init_sent_at,
+                                 self.loop.loop.time(), rec.assigned[1])  # fmt: skip
             if kind == wire.VALUE:
                 rec.state.created()
                 self._pump(rec)
@@ -242,7 +281,10 @@ class ActorHost:
         call = rec.calls.pop(task_id, None)
         if call is None:
             return
+        self.timeline.record("actor_call", call.name, w.pid, call.sent_at, self.loop.loop.time(), rec.assigned[1])
         rec.state.done(task_id)
+        if call.cancelled:
+            kind, payloads = wire.SYSTEM_ERROR, [_cancelled(call)] * call.num_returns
         if len(payloads) != call.num_returns:
             payloads = payloads * call.num_returns
         self._end_call(call, kind, payloads, done.contains)
@@ -250,9 +292,9 @@ class ActorHost:
             self._die(rec, "all handles to it went out of scope", graceful=True)
 
     # -- death and restarts -------------------------------------------------------------
-    def on_exit_notice(self, w: WorkerProc) -> None:
+    def on_exit_notice(self, w: WorkerProc, reason: str) -> None:
         if w.actor is not None:
-            w.actor.exiting = True
+            w.actor.exiting = reason
 
     def on_lost(self, w: WorkerProc) -> None:
         rec = w.actor
@@ -269,7 +311,7 @@ class ActorHost:
         if rec.state.state == DEAD:
             return
         if rec.exiting:
-            self._die(rec, "exit_actor() was called in it")
+            self._die(rec, rec.exiting)
             return
         reason = f"its process (pid={w.pid}) died: {w.lost_reason or describe_exit(code)}"
         if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
@@ -403,6 +445,10 @@ class ActorHost:
             elif process in rec.holders:
                 rec.holders.discard(process)
                 self._check_scope(rec)
+
+
+def _cancelled(call: Call) -> bytes:
+    return serialization.dumps(exceptions.TaskCancelledError(f"actor call {call.name!r} was cancelled"))
 
 
 def _ctor_objects(spec: wire.ActorSpec) -> list:

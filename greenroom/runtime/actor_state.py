@@ -36,32 +36,56 @@ class ActorState:
         self.queued: deque = deque()  # calls not yet sent to the process, in order
         self.inflight: dict = {}  # keys sent to the process, in send order (an ordered set)
         self.retries: dict = {}  # key -> retries used so far
+        self.retry_limits: dict = {}  # key -> its own max_task_retries (a method's), if any
         self.terminate_when_idle = False
 
     @property
     def alive(self) -> bool:
         return self.state == ALIVE
 
-    def submit(self, key) -> None:
+    def submit(self, key, max_task_retries: int | None = None) -> None:
         if self.state == DEAD:
             raise ValueError("submit to a dead actor: fail the call instead")
         self.queued.append(key)
+        if max_task_retries is not None:
+            self.retry_limits[key] = max_task_retries
 
-    def sendable(self, ready=lambda key: True) -> list:
-        """Calls that may go to the process now, in order, once ALIVE: the queued ones up
-        to the first that is not ``ready`` (still waiting for its arguments)."""
+    def sendable(self, ready=lambda key: True, in_order: bool = True) -> list:
+        """Calls that may go to the process now, once ALIVE. ``in_order`` (a sync actor): the
+        queued ones up to the first that is not ``ready`` (still waiting for its arguments);
+        otherwise (async and threaded actors, as in Ray) every ready one."""
         out: list = []
         if self.state != ALIVE:
             return out
-        while self.queued and ready(self.queued[0]):
-            key = self.queued.popleft()
-            self.inflight[key] = None
-            out.append(key)
+        if in_order:
+            while self.queued and ready(self.queued[0]):
+                key = self.queued.popleft()
+                self.inflight[key] = None
+                out.append(key)
+            return out
+        waiting: deque = deque()
+        for key in self.queued:
+            if ready(key):
+                self.inflight[key] = None
+                out.append(key)
+            else:
+                waiting.append(key)
+        self.queued = waiting
         return out
+
+    def cancel_queued(self, key) -> bool:
+        """Take a call not sent yet out of the queue; False if it was sent already (or is gone)."""
+        try:
+            self.queued.remove(key)
+        except ValueError:
+            return False
+        self.retry_limits.pop(key, None)
+        return True
 
     def done(self, key) -> None:
         self.inflight.pop(key, None)
         self.retries.pop(key, None)
+        self.retry_limits.pop(key, None)
 
     def idle(self) -> bool:
         return not self.queued and not self.inflight
@@ -90,7 +114,8 @@ class ActorState:
         retry, fail = [], []
         for key in self.inflight:
             used = self.retries.get(key, 0)
-            if self.max_task_retries < 0 or used < self.max_task_retries:
+            limit = self.retry_limits.get(key, self.max_task_retries)
+            if limit < 0 or used < limit:
                 self.retries[key] = used + 1
                 retry.append(key)
             else:
@@ -108,4 +133,5 @@ class ActorState:
         self.inflight.clear()
         self.queued.clear()
         self.retries.clear()
+        self.retry_limits.clear()
         return failed

@@ -8,7 +8,6 @@ from typing import Any, Sequence
 
 from greenroom import _config as config
 from greenroom.runtime import limits, state
-from greenroom.runtime.context import RuntimeContext
 from greenroom.runtime.limits import NodeEnforcement, parse_enforce
 from greenroom.runtime.object_ref import ObjectRef
 
@@ -21,6 +20,7 @@ _NOT_HONOURED = {
     "_system_config": (None, {}),
     "storage": (None,),
 }
+_ACCEPTED = {"configure_logging", "logging_config", "logging_format", "log_to_driver"}  # logging set-up: ours
 
 
 class InitContext(dict):
@@ -36,7 +36,9 @@ class InitContext(dict):
 def _check_amount(name: str, value: Any, integral: bool = False) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"init({name}={value!r}): expected a number, got {type(value).__name__}")
+    if value < 0:
         raise ValueError(f"init({name}={value!r}): expected a non-negative number")
     if integral and value != int(value):
         raise ValueError(f"init({name}={value!r}): expected a whole number")
@@ -97,6 +99,8 @@ def init(
                 "greenroom.init() was called twice; call shutdown() first, or pass ignore_reinit_error=True"
             )
         for key, value in kwargs.items():
+            if key in _ACCEPTED:
+                continue
             if key not in _NOT_HONOURED:
                 raise TypeError(f"init() got an unexpected argument {key!r}")
             if value not in _NOT_HONOURED[key]:
@@ -115,6 +119,12 @@ def init(
         if resources is not None:
             if not isinstance(resources, dict):
                 raise TypeError(f"init(resources={resources!r}): expected a dict of name -> amount")
+            for key, amount in resources.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"init(resources={resources!r}): resource name {key!r} must be a str")
+                if not key:
+                    raise ValueError(f"init(resources={resources!r}): a resource name must not be empty")
+                _check_amount(f"resources[{key!r}]", amount)
             for reserved in ("CPU", "GPU", "memory"):
                 if reserved in resources:
                     raise ValueError(f"init(resources=...) may not contain {reserved!r}; use num_cpus/num_gpus/_memory")
@@ -152,18 +162,26 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     from greenroom.runtime.node import Node
     from greenroom.scheduler.resources import ResourceSet
 
+    ip = config.node_ip_address()
     total = {
         "CPU": config.machine_cpus() if num_cpus is None else num_cpus,
         "GPU": config.detect_gpus() if num_gpus is None else int(num_gpus),
         "memory": config.machine_memory() if memory is None else memory,
+        f"node:{ip}": 1.0,  # Ray's automatic resources: this node's address, and "the head"
+        "node:__internal_head__": 1.0,
         **resources,
     }
     gpu_names = config.driver_visible_gpus()
     store = object_store_memory or int(config.machine_memory() * 0.3)  # Ray's default share
-    namespace = namespace or f"anonymous-{uuid.uuid4().hex[:8]}"
+    job = {
+        "namespace": namespace or f"anonymous-{uuid.uuid4().hex[:8]}",
+        "job_id": "01000000",
+        "node_id": uuid.uuid4().hex + uuid.uuid4().hex[:24],  # 28 bytes in hex, as Ray's node ids
+        "node_ip": ip,
+    }
     node = Node(
         ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store,
-        namespace=namespace, preload=["greenroom"],  # workers start with the public API imported
+        job=job, preload=["greenroom"],  # workers start with the public API imported
         enforcement=enforcement,
     )  # fmt: skip
     try:
@@ -171,9 +189,9 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     except BaseException:
         node.stop()
         raise
-    rt = DriverRuntime(node, namespace)
+    rt = DriverRuntime(node, job)
     rt.init_context = InitContext(
-        address_info={"address": "local", "node_id": "local"}, dashboard_url=None,
+        address_info={"address": "local", "node_id": job["node_id"], "node_ip_address": ip}, dashboard_url=None,
         object_store_memory=object_store_memory,
     )  # fmt: skip
     state.set_runtime(rt)
@@ -205,9 +223,9 @@ def _as_refs(refs: Any, what: str) -> tuple[list[ObjectRef], bool]:
     if isinstance(refs, (list, tuple)):
         for r in refs:
             if not isinstance(r, ObjectRef):
-                raise TypeError(f"{what}() expects ObjectRefs, got {type(r).__name__} {r!r:.100} in the list")
+                raise ValueError(f"{what}() expects ObjectRefs, got {type(r).__name__} {r!r:.100} in the list")
         return list(refs), False
-    raise TypeError(f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__} {refs!r:.100}")
+    raise ValueError(f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__} {refs!r:.100}")
 
 
 def _check_timeout(timeout: Any, what: str) -> None:
@@ -283,7 +301,20 @@ def available_resources() -> dict[str, float]:
     return state.runtime().call("available_resources")
 
 
-def get_runtime_context() -> RuntimeContext:
-    """Ids and assigned resources of the current driver, task or actor."""
-    rt = state.runtime()
-    return RuntimeContext(getattr(rt, "job_id", "01000000"), getattr(rt, "namespace", "default"))
+def nodes() -> list[dict[str, Any]]:
+    """The nodes of this cluster, as Ray describes them (one: this machine)."""
+    return state.runtime().call("nodes")
+
+
+def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
+    """Every finished task, actor creation and actor call (name, worker pid, start, end,
+    GPU ids) as Chrome trace events. With ``filename``, written there as JSON (open it in
+    chrome://tracing or Perfetto) and None is returned."""
+    events = state.runtime().call("timeline")
+    if filename is None:
+        return events
+    import json
+
+    with open(filename, "w") as f:
+        json.dump(events, f)
+    return None

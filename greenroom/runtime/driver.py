@@ -14,17 +14,20 @@ from greenroom import exceptions
 from greenroom.runtime import wire
 from greenroom.runtime.node import Node
 from greenroom.runtime.node_objects import DRIVER
-from greenroom.runtime.object_ref import IdMinter, return_ids
+from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.object_ref import IdMinter, object_id, return_ids
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec
 
 
 class DriverRuntime(Runtime):
-    def __init__(self, node: Node, namespace: str) -> None:
+    def __init__(self, node: Node, job: dict) -> None:
         super().__init__(IdMinter(0))
         self.node = node
         self.objects = node.objects
-        self.namespace = namespace
+        self.namespace = job["namespace"]
+        self.job_id = job["job_id"]
+        self.node_id = job["node_id"]
         self._feasible: dict[Any, None] = {}
         self.arena = node.arena
 
@@ -52,14 +55,16 @@ class DriverRuntime(Runtime):
     def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
         node = self.node
         node.check_usable()
-        self.objects.create(return_ids(call.task_id, call.num_returns), call.name, holder=DRIVER)
+        ids = [object_id(call.task_id, 0)] if call.num_returns == 1 else return_ids(call.task_id, call.num_returns)
+        self.objects.create(ids, call.name, holder=DRIVER)
         node.loop.post(node.actors.submit_call, actor_id, call)
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         node = self.node
         if not node.closed:
             # Gains must land before anything that could release a pin; losses may wait.
-            (node.loop.post if delta >= 0 else node.loop.post_lazy)(node.reference_event, DRIVER, kind, key, delta)
+            apply = node.actors.handle_event if kind == ACTOR else node.lifetimes.reference_event
+            (node.loop.post if delta >= 0 else node.loop.post_lazy)(apply, DRIVER, key, delta)
 
     def call(self, method: str, *args: Any) -> Any:
         return self.node.call(method, *args)
@@ -87,6 +92,10 @@ class DriverRuntime(Runtime):
             e = entries[oid]
             out.append((e.kind, e.payload, e.name))
         return out
+
+    def done_ids(self, ids: list[bytes]) -> set[bytes]:
+        entries = self.objects.entries
+        return {oid for oid in ids if (entry := entries.get(oid)) is None or entry.kind is not None}
 
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         for oid in ids:

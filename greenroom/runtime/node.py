@@ -28,7 +28,9 @@ stop the loop.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -45,6 +47,7 @@ from greenroom.runtime.node_memory import NodeMemory
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
 from greenroom.runtime.node_tasks import Tasks
+from greenroom.runtime.node_timeline import Timeline
 from greenroom.runtime.object_ref import return_ids
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
@@ -58,10 +61,11 @@ class Node:
 
     def __init__(
         self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None,
-        store_size: int = 1 << 30, namespace: str = "default", preload: list[str] | None = None,
+        store_size: int = 1 << 30, job: dict | None = None, preload: list[str] | None = None,
         enforcement: NodeEnforcement | None = None,
     ) -> None:  # fmt: skip
-        self.namespace = namespace  # the job's: named actors created without one go here
+        self.job = job or {"namespace": "default", "job_id": "01000000", "node_id": "", "node_ip": "127.0.0.1"}
+        self.namespace = self.job["namespace"]  # the job's: named actors created without one go here
         # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
         self.gpu_names = gpu_names
         self.enforcement = enforcement or NodeEnforcement()
@@ -80,7 +84,7 @@ class Node:
         self.pool = WorkerPool(
             self._on_message, self._on_worker_ready, self._on_worker_lost, log_to_driver,
             on_zygote_lost=self._on_zygote_lost, arena=self.arena, on_handler_error=self._on_handler_error,
-            preload=preload,
+            preload=preload, job=self.job,
         )  # fmt: skip
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
@@ -88,12 +92,14 @@ class Node:
         self.gpus = GpuMemory(gpu_names, has_gpus=total.get("GPU") > 0, enforce=mask, own=self.loop.own,
                               release=self._release)  # fmt: skip
         self.memory = NodeMemory(self.pool, self.enforcement)
+        self.timeline = Timeline(clock_now=time.monotonic())  # uvloop's clock is the monotonic one
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, enforce=mask, gpus=self.gpus)  # fmt: skip
+                      schedule=self._schedule, timeline=self.timeline, enforce=mask, gpus=self.gpus)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
-            describe_actor=self.actors.describe, schedule=self._schedule,
+            describe_actor=self.actors.describe, actor_placement=self.actors.placement_of,
+            group_total=self.placement.total, schedule=self._schedule,
         )  # fmt: skip
         self.tasks = Tasks(self.loop, self.scheduler, self.lifetimes, self.pool, pin_actors=self.actors.pin,
                            drop_get=self.gets.drop, **shared)  # fmt: skip
@@ -230,7 +236,7 @@ class Node:
         elif type(msg) is wire.Recalled:
             self.tasks.on_recalled(w, msg)
         elif type(msg) is wire.ActorExiting:
-            self.actors.on_exit_notice(w)
+            self.actors.on_exit_notice(w, msg.reason)
 
     def _reference_events(self, process: int, events: list) -> None:
         for kind, key, delta in events:
@@ -302,7 +308,8 @@ class Node:
 
     # -- the API (through call(), on the loop) ------------------------------------------------
     def api_cancel(self, object_id: bytes, force: bool) -> None:
-        self.tasks.cancel(object_id, force)
+        if not self.tasks.cancel(object_id, force):
+            self.actors.cancel(object_id[:12], force)
 
     def api_create_actor(self, spec: Any, owner: int, get_if_exists: bool) -> list:
         spec = wire.ActorSpec._make(spec)
@@ -313,9 +320,16 @@ class Node:
     def api_get_actor(self, name: str, namespace: str | None) -> list:
         return self.actors.get_actor(name, namespace or self.namespace)
 
+    def api_actor_info(self, actor_id: bytes) -> list:
+        return self.actors.info(self.actors.actors[actor_id])
+
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> Any:
         """Kill an actor; for a GPU actor, the task that frees its GPUs (call() waits for it)."""
         return self.actors.kill(actor_id, no_restart)
+
+    def api_done_ids(self, ids: list[bytes]) -> list[bytes]:
+        entries = self.objects.entries
+        return [oid for oid in ids if (entry := entries.get(oid)) is None or entry.kind is not None]
 
     def api_sync(self) -> None:
         """Nothing: returning means everything posted before it was applied."""
@@ -339,6 +353,19 @@ class Node:
 
     def api_placement_group_table(self) -> dict:
         return self.placement.table()
+
+    def api_timeline(self) -> list[dict]:
+        return self.timeline.chrome_trace()
+
+    def api_nodes(self) -> list[dict]:
+        """This node as Ray's ``ray.nodes()`` describes a node."""
+        job = self.job
+        return [{
+            "NodeID": job["node_id"], "Alive": True, "alive": True, "NodeManagerAddress": job["node_ip"],
+            "NodeManagerHostname": socket.gethostname(), "NodeName": job["node_ip"], "NodeManagerPort": 0,
+            "ObjectManagerPort": 0, "ObjectStoreSocketName": "", "RayletSocketName": "",
+            "MetricsExportPort": 0, "Resources": self.api_cluster_resources(), "Labels": {},
+        }]  # fmt: skip
 
     def api_cluster_resources(self) -> dict:
         return self.scheduler.total.to_dict()

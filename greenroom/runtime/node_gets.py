@@ -43,12 +43,15 @@ class BlockingGets:
 
     def __init__(self, loop: NodeLoop, objects: ObjectTable, scheduler: Scheduler,
                  task_record: Callable[[bytes], Any], describe_actor: Callable[[bytes], str | None],
+                 actor_placement: Callable[[bytes], tuple | None], group_total: Callable[[str], Any],
                  schedule: Callable[[], None]) -> None:  # fmt: skip
         self.loop = loop
         self.objects = objects
         self.scheduler = scheduler
         self.task_record = task_record  # task id -> its TaskRecord, or None
         self.describe_actor = describe_actor
+        self.actor_placement = actor_placement  # actor id -> its (pg id, bundle) or None
+        self.group_total = group_total  # pg id -> what its bundles reserve, together
         self.schedule = schedule
         self._blocked: dict[bytes, PendingGet] = {}  # task id -> its get() in progress
         self._actor_gets: list[PendingGet] = []  # actors' gets in progress
@@ -134,9 +137,9 @@ class BlockingGets:
         and actors with a get() pending (an actor keeps everything for life).
         """
         blocked: dict[bytes, BlockedTask] = {}
-        queued: dict[bytes, ResourceSet] = {}
+        queued: dict[bytes, tuple] = {}
         pending_by_holder: dict[bytes, list[PendingGet]] = {}
-        capacity = self.scheduler.total
+        capacity: dict = {None: self.scheduler.total}  # per domain: the node, or a placement group
         for p in [*self._blocked.values(), *(p for p in self._actor_gets if not p.done)]:
             pending_by_holder.setdefault(p.holder, []).append(p)
         for key, gets in pending_by_holder.items():
@@ -151,12 +154,18 @@ class BlockingGets:
                 o[:12] for p in gets for o in p.ids
                 if self.objects.entries[o].kind is None and self.task_record(o[:12]) is not None
             )  # fmt: skip
-            blocked[key] = BlockedTask(held=kept, waits_on=waits)
-            capacity = capacity - kept
+            domain = self._domain(key)
+            blocked[key] = BlockedTask(held=kept, waits_on=waits, domain=domain)
+            capacity[None] = capacity[None] - kept
+            if domain is not None:
+                capacity[domain] = capacity.get(domain, self.group_total(domain)) - kept
             for dep in waits:
                 t = self.task_record(dep)
                 if t.state.phase not in (STARTING, RUNNING) and dep not in self._blocked:  # not granted
-                    queued[dep] = t.spec.request
+                    dep_domain = t.spec.placement[0] if t.spec.placement else None
+                    if dep_domain is not None and dep_domain not in capacity:
+                        capacity[dep_domain] = self.group_total(dep_domain)
+                    queued[dep] = (dep_domain, t.spec.request)
         if not queued:
             return
         stuck = find_deadlock(blocked, queued, capacity)
@@ -165,7 +174,11 @@ class BlockingGets:
         holders = ", ".join(f"{self._holder_name(k)} (holding {blocked[k].held.describe()})" for k in stuck)
         for key in stuck:
             waits = [self.task_record(d) for d in sorted(blocked[key].waits_on) if d in queued]
-            wanted = "; ".join(f"{t.spec.name!r} needs {t.spec.request.describe()}" for t in waits)
+            wanted = "; ".join(
+                f"{t.spec.name!r} needs {t.spec.request.describe()}"
+                + (f" in placement group {t.spec.placement[0]}" if t.spec.placement else "")
+                for t in waits
+            )  # fmt: skip
             error = exceptions.ResourceDeadlockError(
                 f"{self._holder_name(key)} is blocked in get() waiting on work that can never run: "
                 f"{wanted or 'its dependencies'}; the resources it needs are held by work blocked in "
@@ -175,6 +188,12 @@ class BlockingGets:
             )
             for p in pending_by_holder[key]:
                 self._reply(p, error=error)
+
+    def _domain(self, key: bytes) -> str | None:
+        """The placement group a holder's resources come from (None: the node's own)."""
+        task = self.task_record(key)
+        placement = task.spec.placement if task is not None else self.actor_placement(key)
+        return placement[0] if placement else None
 
     def _holder_name(self, key: bytes) -> str:
         task = self.task_record(key)

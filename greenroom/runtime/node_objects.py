@@ -14,10 +14,11 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import object_store
-from greenroom.runtime.object_ref import return_ids
+from greenroom.runtime.object_ref import object_id, return_ids
 from greenroom.runtime.object_table import ObjectTable
 
 DRIVER = 0  # the process id of the driver in reference counts; workers use their worker id
+_FIRST = object_id(b"", 0)  # the suffix of a task's first return id (the common case, inlined)
 
 
 class ObjectLifetimes:
@@ -33,7 +34,7 @@ class ObjectLifetimes:
                          contains: list | None = None) -> None:  # fmt: skip
         """Store a task's (or actor call's) outcome in its return objects."""
         complete = self.objects.complete
-        ids = return_ids(task_id, num_returns)
+        ids = [task_id + _FIRST] if num_returns == 1 else return_ids(task_id, num_returns)
         for oid, payload in zip(ids, payloads):
             complete(oid, kind, payload)
         if contains:

@@ -47,6 +47,14 @@ class PlacementGroups:
         group = self.groups.get(placement[0])
         return None if group is None else group.info(placement[0])
 
+    def total(self, pg_id: str) -> ResourceSet:
+        """What the group's bundles reserve together (nothing, for a group gone)."""
+        total = ResourceSet.from_units({})
+        group = self.groups.get(pg_id)
+        for bundle in group.bundles if group is not None and not group.removed else []:
+            total = total + bundle
+        return total
+
     def placed(self, pg_id: str) -> None:
         """The scheduler reserved the group's bundles."""
         group = self.groups.get(pg_id)

@@ -25,7 +25,7 @@ from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_pipeline import Pipeline
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.task_state import (
-    ENQUEUE, FAIL_BROKEN, FAIL_CRASHED, FINISH_CANCELLED, KILL, RECALL, RELEASE,
+    ENQUEUE, FAIL_BROKEN, FAIL_CRASHED, FINISH_CANCELLED, INTERRUPT, KILL, RECALL, RELEASE,
     RELEASE_AND_FINISH_CANCELLED, RETRY, TaskState,
 )  # fmt: skip
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
@@ -49,7 +49,7 @@ class Tasks:
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
-                 broken: Callable[[], str | None], schedule: Callable[[], None], enforce: int,
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
                  gpus: GpuMemory) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
@@ -62,6 +62,7 @@ class Tasks:
         self.drop_get = drop_get
         self.broken = broken
         self.schedule = schedule
+        self.timeline = timeline
         self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each task's
         self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.records: dict[bytes, TaskRecord] = {}
@@ -81,12 +82,14 @@ class Tasks:
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)
-        self.lifetimes.pin([oid for _pos, oid in spec.deps], +1)
-        self.lifetimes.pin(spec.ref_pins, +1)
+        if spec.ref_pins:
+            self.lifetimes.pin(spec.ref_pins, +1)
         waiting = 0
-        for _pos, oid in spec.deps:
-            if self.objects.on_ready(oid, lambda _oid, _entry, t=task: self.loop.on_loop(self._dep_ready, t)):
-                waiting += 1
+        if spec.deps:
+            self.lifetimes.pin([oid for _pos, oid in spec.deps], +1)
+            for _pos, oid in spec.deps:
+                if self.objects.on_ready(oid, lambda _oid, _entry, t=task: self.loop.on_loop(self._dep_ready, t)):
+                    waiting += 1
         if task.state.accept(waiting) == ENQUEUE:
             self._enqueue(task)
 
@@ -148,9 +151,10 @@ class Tasks:
         if spec.func_id not in w.functions:
             blob = self.functions[spec.func_id]
             w.functions.add(spec.func_id)
-        deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps]
+        deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps] if spec.deps else []
+        placement = spec.placement and self.placement_info(spec.placement)
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
-                         task.assigned, self.placement_info(spec.placement), spec.enforce & self.enforce))  # fmt: skip
+                         task.assigned, placement, spec.capture, spec.enforce & self.enforce))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
@@ -161,6 +165,7 @@ class Tasks:
         spec = task.spec
         self.drop_get(done.task_id)
         now = self.loop.loop.time()
+        self.timeline.record("task", spec.name, w.pid, w.started_at, now, task.assigned[1])
         self.pipeline.note_run_time(w, spec.func_id, now)
         calls = w.calls[spec.func_id] = w.calls.get(spec.func_id, 0) + 1
         retiring = w.next is None and spec.max_calls and calls >= spec.max_calls
@@ -169,7 +174,10 @@ class Tasks:
         follower = self.pipeline.hand_over(w, done.task_id, now, release=not gpu_wait)
         task.worker = None
         kind, payloads = done.kind, done.payloads
-        decision = task.state.finished(kind == wire.TASK_ERROR, lambda: self._retryable(spec, payloads[0]))
+        if kind == wire.TASK_ERROR:
+            decision = task.state.finished(True, lambda: self._retryable(spec, payloads[0]))
+        else:
+            decision = task.state.finished(False, None)
         if follower is not None:
             self.pipeline.lead(w)
         elif retiring:
@@ -209,8 +217,10 @@ class Tasks:
         self.lifetimes.complete_returns(spec.task_id, spec.num_returns, kind, payloads, contains)
         if spec.pins:
             self.pin_actors(spec.pins, -1)
-        self.lifetimes.pin([oid for _pos, oid in spec.deps], -1)
-        self.lifetimes.pin(spec.ref_pins, -1)
+        if spec.deps:
+            self.lifetimes.pin([oid for _pos, oid in spec.deps], -1)
+        if spec.ref_pins:
+            self.lifetimes.pin(spec.ref_pins, -1)
 
     def finish_cancelled(self, task: TaskRecord) -> None:
         error = exceptions.TaskCancelledError(f"task {task.spec.name!r} was cancelled")
@@ -272,10 +282,11 @@ class Tasks:
         self.schedule()
 
     # -- cancel -----------------------------------------------------------------------------
-    def cancel(self, object_id: bytes, force: bool) -> None:
+    def cancel(self, object_id: bytes, force: bool) -> bool:
+        """cancel() of the task behind ``object_id``; False if no unfinished task has that id."""
         task = self.records.get(object_id[:12])
         if task is None:
-            return
+            return False
         decision = task.state.cancel(force)
         w = task.worker
         if decision == FINISH_CANCELLED:
@@ -287,8 +298,10 @@ class Tasks:
             w.send(wire.Recall(task.spec.task_id))
         elif w is not None and decision == KILL:
             w.kill()
-        elif w is not None:  # running: KeyboardInterrupt in the task
+        elif w is not None and decision == INTERRUPT:  # running, or its EXEC on the way
+            w.send(wire.Recall(task.spec.task_id))
             w.interrupt()
+        return True
 
     def on_recalled(self, w: WorkerProc, recalled: wire.Recalled) -> None:
         """The answer to a RECALL sent at cancel() (one sent when a leader blocked needs none)."""
@@ -306,10 +319,11 @@ class Tasks:
             self._unstart(w, task)
 
     def _unstart(self, w: WorkerProc, task: TaskRecord) -> None:
-        """A granted task that never started: give back its worker and resources; cancelled."""
+        """A granted task that never started: give back its worker and resources (or hand them
+        to the follower its worker starts instead); it ends cancelled."""
         w.task = None
         task.worker = None
-        self.scheduler.release(task.spec.task_id)
-        self.pool.release(w)
+        if self.pipeline.hand_over(w, task.spec.task_id, self.loop.loop.time()) is None:
+            self.pool.release(w)
         self.finish_cancelled(task)
         self.schedule()

@@ -7,10 +7,10 @@ change), never later at ``.remote()`` or in a worker.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from greenroom.runtime.limits import parse_enforce
-from greenroom.runtime.strategies import PlacementGroupSchedulingStrategy
+from greenroom.runtime.strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
 from greenroom.scheduler.resources import ResourceSet, parse_resources
 
 TASK_OPTIONS = frozenset({
@@ -31,7 +31,7 @@ class TaskOptions:
     max_retries: int
     retry_exceptions: Any  # bool or tuple of exception types
     max_calls: int
-    placement: tuple | None  # (pg_id, bundle_index)
+    scheduling: Scheduling
     name: str | None
     enforce: int  # limits.py's mask: what to enforce on it (the node ANDs its own)
 
@@ -62,29 +62,45 @@ def _int_option(options: dict, key: str, default: int, minimum: int) -> int:
     return value
 
 
-def placement_of(options: dict) -> tuple | None:
-    """(pg_id, bundle_index) from scheduling_strategy or the older placement_group= option."""
+class Scheduling(NamedTuple):
+    """Where a task or actor may run, from ``scheduling_strategy`` (or ``placement_group=``)."""
+
+    placement: tuple | None  # (pg_id, bundle_index), or None
+    capture: bool  # its own tasks and actors run in its placement group by default
+    inherit: bool  # no strategy named: it runs where its caller captures work, if anywhere
+    node_affinity: tuple | None  # (node_id, soft) of a NodeAffinitySchedulingStrategy
+
+
+def scheduling_of(options: dict) -> Scheduling:
+    """Check and read ``scheduling_strategy`` and the older ``placement_group=`` options."""
     strategy = options.get("scheduling_strategy")
+    if isinstance(strategy, NodeAffinitySchedulingStrategy):
+        if not isinstance(strategy.node_id, str) or not strategy.node_id:
+            raise ValueError(f"NodeAffinitySchedulingStrategy(node_id={strategy.node_id!r}): expected a node id "
+                             "such as get_runtime_context().get_node_id()")  # fmt: skip
+        return Scheduling(None, False, False, (strategy.node_id, bool(strategy.soft)))
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         pg, index = strategy.placement_group, strategy.placement_group_bundle_index
+        capture = bool(strategy.placement_group_capture_child_tasks)
+        if pg is None:  # Ray's way to opt out of the caller's captured group
+            return Scheduling(None, False, False, None)
     elif strategy in (None, "DEFAULT", "SPREAD"):
         pg, index = options.get("placement_group"), options.get("placement_group_bundle_index", -1)
+        capture = bool(options.get("placement_group_capture_child_tasks"))
         if pg in (None, "default"):
-            return None
+            return Scheduling(None, False, True, None)
     else:
         raise ValueError(
-            f"scheduling_strategy={strategy!r} is not supported; use 'DEFAULT', 'SPREAD' or "
-            "PlacementGroupSchedulingStrategy(pg)"
+            f"scheduling_strategy={strategy!r} is not supported; use 'DEFAULT', 'SPREAD', "
+            "PlacementGroupSchedulingStrategy(pg) or NodeAffinitySchedulingStrategy(node_id, soft)"
         )
     if isinstance(index, bool) or not isinstance(index, int) or index < -1:
         raise ValueError(f"placement_group_bundle_index={index!r}: must be -1 (any bundle) or a bundle index")
-    if pg is None:
-        raise ValueError("PlacementGroupSchedulingStrategy needs a placement group, got None")
     if index >= pg.bundle_count:
         raise ValueError(
             f"placement_group_bundle_index={index} is out of range: the group has {pg.bundle_count} bundle(s)"
         )
-    return (pg.id.hex(), index)
+    return Scheduling((pg.id.hex(), index), capture, False, None)
 
 
 def task_options(options: dict) -> TaskOptions:
@@ -112,4 +128,4 @@ def task_options(options: dict) -> TaskOptions:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name={name!r}: expected a string")
     enforce = parse_enforce(options.get("_enforce", True), "_enforce")
-    return TaskOptions(request, num_returns, max_retries, retry, max_calls, placement_of(options), name, enforce)
+    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name, enforce)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Generic, ParamSpec, TypeVar
 
 from greenroom.runtime import serialization, state
 from greenroom.runtime.options import TaskOptions, task_options
+from greenroom.runtime.signature import CallShape, check_call
 
 # This process's pid, kept without a syscall per .remote() (a forked child updates it).
 _process = [os.getpid()]
@@ -40,6 +41,7 @@ class RemoteFunction(Generic[P, R]):
         self._raw_options = dict(options)
         self._options: TaskOptions = task_options(self._raw_options)
         self._name = options.get("name") or getattr(fn, "__qualname__", repr(fn))
+        self._shape = CallShape.of(fn)
         self._exported: _Exported | None = None
         self._exported_pid = 0
         functools.update_wrapper(self, fn)
@@ -60,6 +62,8 @@ class RemoteFunction(Generic[P, R]):
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Submit a call; returns an ObjectRef (a list of them if num_returns > 1)."""
+        if self._shape is not None:
+            check_call(self._shape, self._name, args, kwargs)
         refs = state.runtime().submit_task(self._export(), self._options, args, kwargs)
         return refs[0] if self._options.num_returns == 1 else refs
 

@@ -61,9 +61,10 @@ class Runtime:
         self.handles = Counts(lambda actor_id, delta: self._reference_event(ACTOR, actor_id, delta))
         self.refs = Counts(lambda object_id, delta: self._reference_event(OBJECT, object_id, delta))
         self.arena: object_store.Arena | None = None  # the node's shared memory, once attached
-        # (pg id, -1) to run this process's tasks and actors in its placement group
-        # by default (a Tune trial's "capture child tasks"), else None.
+        # (pg id, -1) while this process runs work placed with placement_group_capture_child_tasks:
+        # its tasks and actors that name no strategy run in that group too. Else None.
         self.default_placement: tuple | None = None
+        self.node_id = ""
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         """Tell the node this process now holds (+1) or dropped (-1) an actor's handles
@@ -113,10 +114,11 @@ class Runtime:
         if func_id not in self.exported:
             blob = fn_info.blob
             self.exported.add(func_id)
+        placement, capture = self.placement_for(options.scheduling, f"task {name!r}")
         spec = TaskSpec(
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
-            options.request, options.placement or self.default_placement, options.max_retries,
-            options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects, options.enforce,
+            options.request, placement, options.max_retries,
+            options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects, capture, options.enforce,
         )  # fmt: skip
         try:
             self._submit(spec)
@@ -126,14 +128,31 @@ class Runtime:
             raise
         return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(options.num_returns)]
 
-    def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int,
-                          args: tuple, kwargs: dict) -> list[ObjectRef]:  # fmt: skip
+    def placement_for(self, scheduling: Any, what: str, error: type = exceptions.TaskUnschedulableError) -> tuple:
+        """(placement, capture) for new work: its own strategy's, or, when it names none, the
+        placement group this process captures work into (``placement_group_capture_child_tasks``)."""
+        if scheduling.node_affinity is not None:
+            node_id, soft = scheduling.node_affinity
+            if node_id != self.node_id and not soft:
+                raise error(
+                    f"{what}: NodeAffinitySchedulingStrategy(node_id={node_id!r}, soft=False) names a node "
+                    f"this cluster does not have (its one node is {self.node_id!r}); pass this node's id "
+                    "(get_runtime_context().get_node_id()) or soft=True"
+                )
+            return None, False
+        if scheduling.inherit and self.default_placement is not None:
+            return self.default_placement, True  # captured work captures its own children too, as in Ray
+        return scheduling.placement, scheduling.capture
+
+    def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int, args: tuple,
+                          kwargs: dict, group: str | None = None, max_task_retries: int | None = None,
+                          ) -> list[ObjectRef]:  # fmt: skip
         args, kwargs = self.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
-        self._submit_actor_call(
-            actor_id, wire.CallSpec(task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects)
-        )
+        self._submit_actor_call(actor_id, wire.CallSpec(
+            task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects, group, max_task_retries,
+        ))  # fmt: skip
         return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(num_returns)]
 
     def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
@@ -199,6 +218,14 @@ class Runtime:
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         """Call ``callback()`` (from any thread) once the object is ready."""
         raise NotImplementedError
+
+    def done_ids(self, ids: list[bytes]) -> set[bytes]:
+        """The ones of ``ids`` that are ready or gone (freed), without waiting."""
+        return set(self.call("done_ids", ids))
+
+    def is_canceled(self, task_id: bytes) -> bool:
+        """Whether cancel() was called for this task (running in this process)."""
+        return False
 
 
 class ClientRuntime(Runtime):

@@ -7,6 +7,7 @@ from typing import Any
 
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.handles import Pickled, collecting
+from greenroom.runtime.limits import ALL
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.scheduler.resources import ResourceSet
 
@@ -27,7 +28,8 @@ class TaskSpec:
     max_calls: int  # 0: unlimited
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
-    enforce: int  # what it asks to have enforced (limits.py); the node ANDs its own
+    capture: bool = False  # its own tasks and actors run in its placement group by default
+    enforce: int = ALL  # what it asks to have enforced (limits.py); the node ANDs its own
 
     def to_wire(self) -> wire.TaskMsg:
         retry = self.retry_exceptions
@@ -36,7 +38,7 @@ class TaskSpec:
         return wire.TaskMsg(
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
-            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.enforce,
+            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.capture, self.enforce,
         )  # fmt: skip
 
     @classmethod
@@ -47,7 +49,7 @@ class TaskSpec:
         return cls(
             msg.task_id, msg.name, msg.func_id, msg.func_blob, msg.args_blob, msg.deps, msg.num_returns,
             ResourceSet.from_units(msg.request), tuple(msg.placement) if msg.placement else None,
-            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.enforce,
+            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.capture, msg.enforce,
         )  # fmt: skip
 
 
@@ -74,8 +76,10 @@ def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, Pick
         with collecting() as pickled:
             blob = serialization.dumps((args, kwargs))
         return blob, deps, pickled
-    except Exception as e:
-        raise TypeError(_unpicklable_argument(args, kwargs, name, e)) from e
+    except Exception as e:  # the pickling error itself reaches the caller, explained
+        if hasattr(e, "add_note"):  # Python 3.11+
+            e.add_note(_unpicklable_argument(args, kwargs, name, e))
+        raise
 
 
 def _unpicklable_argument(args: tuple, kwargs: dict, name: str, error: Exception) -> str:

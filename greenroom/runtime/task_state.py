@@ -137,9 +137,9 @@ class TaskState:
         return RELEASE_AND_FINISH_CANCELLED
 
     # -- ending -------------------------------------------------------------------------
-    def finished(self, error: bool, retryable: Callable[[], bool]) -> str:
-        """Its worker reported it done; ``error``: it raised. ``retryable()`` says whether
-        that error is one to retry (``retry_exceptions``)."""
+    def finished(self, error: bool, retryable: Callable[[], bool] | None) -> str:
+        """Its worker reported it done; ``error``: it raised. ``retryable()`` (given with an
+        error) says whether that error is one to retry (``retry_exceptions``)."""
         if self.report_cancelled or (error and self.cancelled):
             self.phase = DONE
             return FINISH_CANCELLED
@@ -183,6 +183,9 @@ class TaskState:
                 return NOTHING
             self.recalling = True
             return RECALL
+        # Running: its worker may not have read its EXEC yet, so a RECALL goes first (the
+        # worker drops it unstarted if so) and SIGINT interrupts it if it has started.
+        self.recalling = self.stop_with == INTERRUPT
         return self.stop_with
 
     def finish(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -27,6 +27,7 @@ EXIT = 3
 ACTOR_INIT = 4
 ACTOR_CALL = 5
 RECALL = 6
+CANCEL_CALL = 7
 # worker -> node
 HELLO = 10
 DONE = 11
@@ -68,6 +69,7 @@ class Exec(NamedTuple):
     name: str
     assigned: list  # [resources as {name: amount}, gpu ids, cpu ids or None]
     placement: list | None  # PlacementInfo of the group it runs in
+    capture: bool  # its own tasks and actors go to that group too, unless they say otherwise
     enforce: int  # what to enforce on it: a mask of limits.THREADS, CPU_AFFINITY, MEMORY, GPU_MEMORY
     tag: int = EXEC
 
@@ -106,6 +108,10 @@ class ActorInit(NamedTuple):
     is_async: bool
     class_name: str
     placement: list | None
+    actor_name: str | None  # its name, if it was given one
+    restarts: int  # how many times it was restarted before this process
+    capture: bool  # its tasks and actors go to its placement group, unless they say otherwise
+    concurrency_groups: dict  # group name -> how many of its calls may run at once
     enforce: int  # as Exec.enforce, for the actor's whole life
     tag: int = ACTOR_INIT
 
@@ -119,7 +125,15 @@ class ActorCall(NamedTuple):
     deps: list
     num_returns: int
     name: str
+    group: str | None  # its concurrency group (None: the default group)
     tag: int = ACTOR_CALL
+
+
+class CancelCall(NamedTuple):
+    """cancel() of an actor call: an async actor cancels it, a sync one lets it poll is_canceled()."""
+
+    task_id: bytes
+    tag: int = CANCEL_CALL
 
 
 # -- worker -> node ------------------------------------------------------------------------
@@ -163,8 +177,9 @@ class Handles(NamedTuple):
 
 
 class ActorExiting(NamedTuple):
-    """exit_actor() was called in the actor; its process ends next."""
+    """The actor ends itself (exit_actor(), __ray_terminate__); its process ends next."""
 
+    reason: str
     tag: int = ACTOR_EXIT
 
 
@@ -178,11 +193,13 @@ class Recalled(NamedTuple):
 
 # -- zygote <-> node -----------------------------------------------------------------------
 class Setup(NamedTuple):
-    """Once, first: the driver's sys.path, the object store (fd, size), modules to import."""
+    """Once, first: the driver's sys.path, the object store (fd, size), modules to import,
+    and the job (namespace, job_id, node_id) the workers serve."""
 
     path: list
     store: list | None
     preload: list
+    job: dict
     tag: int = SETUP
 
 
@@ -249,6 +266,8 @@ class CallSpec(NamedTuple):
     name: str
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
+    group: str | None  # its concurrency group
+    max_task_retries: int | None  # None: the actor's
 
 
 class ActorCallArgs(NamedTuple):
@@ -273,7 +292,8 @@ class TaskMsg(NamedTuple):
     max_calls: int
     pins: list
     ref_pins: list
-    enforce: int  # the task's own _enforce mask (the node ANDs it with its own)
+    capture: bool
+    enforce: int = 15  # the task's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
 
 
 class ActorSpec(NamedTuple):
@@ -293,10 +313,13 @@ class ActorSpec(NamedTuple):
     name: str | None
     namespace: str | None  # None: the job's
     detached: bool
-    methods: dict  # method name -> num_returns
+    methods: dict  # method name -> its options (actors/methods.py)
     pins: list
     ref_pins: list
-    enforce: int  # the actor's own _enforce mask (the node ANDs it with its own)
+    capture: bool  # its tasks and actors run in its placement group by default
+    concurrency_groups: dict  # group name -> how many of its calls may run at once
+    max_pending_calls: int  # -1: no limit
+    enforce: int = 15  # the actor's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
 
 
 class PlacementInfo(NamedTuple):
@@ -310,7 +333,7 @@ class PlacementInfo(NamedTuple):
 
 TYPES: dict[int, type] = {
     cls._field_defaults["tag"]: cls
-    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, Hello, Done, Request, Handles,
+    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, CancelCall, Hello, Done, Request, Handles,
                 ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload)
 }  # fmt: skip
 

@@ -40,6 +40,7 @@ class WorkerRuntime(ClientRuntime):
     def __init__(self, conn: Connection, worker_id: int) -> None:
         super().__init__(IdMinter(worker_id))
         self.conn = conn
+        self.cancelled: set[bytes] = set()  # calls running here that cancel() was called for
         self._gains: list = []  # reference events, sent before the next message
         self._losses: list = []  # ... and after it (see handles.py)
         self._events_lock = threading.Lock()
@@ -72,6 +73,16 @@ class WorkerRuntime(ClientRuntime):
             raise serialization.loads(reply.payload)
         kind, payload, name = reply.payload[0]
         return decode(kind, payload, name, self)
+
+    def note_cancel(self, task_id: bytes) -> None:
+        """A CancelCall arrived for an actor call (see is_canceled)."""
+        self.cancelled.add(task_id)
+
+    def is_canceled(self, task_id: bytes) -> bool:
+        poll = getattr(self.conn, "poll", None)
+        if poll is not None:  # one thread reads the socket: look at what has arrived
+            poll()
+        return task_id in self.cancelled
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
         # Sent with the next message, never from inside __del__ (which may run mid-send).
@@ -107,14 +118,23 @@ class Executor:
         self.functions: dict[bytes, Any] = {}
         self.pid = os.getpid()
         self.current_task: bytes | None = None
+        self.interrupted = False  # a SIGINT came while no task ran
         self.last_result: Any = None
         self.limits: WorkerLimits = runtime.limits
 
     def run(self, msg: wire.Exec) -> None:
         task_id = msg.task_id
         self.current_task = task_id
+        if self.interrupted:  # a cancel's SIGINT came before this task started: was it for this one?
+            self.interrupted = False
+            if self.conn.next_task(msg, look=True) is None:  # its RECALL was there: it never starts
+                self.current_task = None
+                return
         self.limits.apply(msg.enforce, msg.assigned)
-        set_task_context(TaskContext(task_id, msg.assigned, None, msg.placement, msg.enforce))
+        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement, name=msg.name,
+                                     enforce=msg.enforce))  # fmt: skip
+        if msg.capture and msg.placement:
+            self.runtime.default_placement = (msg.placement[0], -1)
         try:
             kind, payloads, contains = self.load_and_call(
                 task_id, lambda: self._function(msg.func_id, msg.func_blob), msg.args_blob, msg.deps,
@@ -122,11 +142,17 @@ class Executor:
             )
         finally:
             self.current_task = None
+            self.runtime.default_placement = None
             set_task_context(None)
         self.send_done(task_id, kind, payloads, contains)
 
+    def cancelled(self, name: str) -> tuple[int, list, list]:
+        err = exceptions.TaskCancelledError(f"task {name!r} was cancelled")
+        return wire.SYSTEM_ERROR, [serialization.dumps(err)], []
+
     def send_done(self, task_id: bytes, kind: int, payloads: Any, contains: list) -> None:
         """Report a call's outcome; reference gains go before it, losses with it."""
+        self.runtime.cancelled.discard(task_id)
         printed = False
         for stream in (sys.stdout, sys.stderr):
             if getattr(stream, "written", True):  # a stream we don't track: assume output
@@ -226,11 +252,9 @@ class Executor:
                 ]
         except exceptions.ObjectStoreFullError as e:
             return self._task_error(name, type(e), e, None)
-        except Exception as e:
-            err = TypeError(
-                f"task {name!r} returned a value that cannot be pickled: {type(e).__name__}: {e}"
-            )
-            return self._task_error(name, TypeError, err, None)
+        except Exception as e:  # the pickling error itself reaches the caller, explained
+            explain(e, f"task {name!r} returned a value that cannot be pickled; return something picklable")
+            return self._task_error(name, type(e), e, None)
         self.runtime.pin_handles(pickled.actors)
         return wire.VALUE, payloads, pickled.objects
 
@@ -243,29 +267,48 @@ class Executor:
     def _task_error(self, name, etype, error, tb) -> tuple[int, list, list]:
         frames = traceback.format_exception(etype, error, tb.tb_next if tb is not None else None)
         text = "".join(frames)
-        err = exceptions.RayTaskError(name, text, error, self.pid)
+        cause, type_name = error, etype.__name__
+        if isinstance(error, exceptions.RayTaskError):  # a task it waited on failed: keep the innermost
+            cause, type_name = error.cause, error.cause_type_name
+            text = f"{text}\nwhile waiting on task {error.function_name!r}, which raised:\n{error.traceback_str}"
+        err = exceptions.RayTaskError(name, text, None, self.pid, type_name)
         try:
-            return wire.TASK_ERROR, [serialization.dumps(err)], []
+            # Pickled apart, so that a caller that can't rebuild its class still gets the rest.
+            err.cause_blob = serialization.dumps(cause)
+            err.cause = cause
         except Exception:
-            err = exceptions.RayTaskError(name, text, None, self.pid, etype.__name__)
-            return wire.TASK_ERROR, [serialization.dumps(err)], []
+            pass
+        return wire.TASK_ERROR, [serialization.dumps(err)], []
 
     def on_sigint(self, signum, frame) -> None:
-        # cancel(force=False): the node signals only while our task runs;
-        # a signal that lands between tasks is stale and ignored.
+        # cancel(force=False): the node sends a RECALL, then SIGINT. In a task: interrupt it.
+        # Between tasks it may be meant for the task about to start (see run()), or be stale.
         if self.current_task is not None:
             raise KeyboardInterrupt
+        self.interrupted = True
 
 
-def main(sock: socket.socket, worker_id: int, arena: Any = None, pools_loaded: bool = True) -> int:
+def explain(error: BaseException, text: str) -> None:
+    """Attach greenroom's explanation to an error that reaches the user as it is."""
+    if hasattr(error, "add_note"):  # Python 3.11+
+        error.add_note(text)
+
+
+def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | None = None,
+         pools_loaded: bool = True) -> int:  # fmt: skip
     """The worker's life: handshake, then run tasks until EXIT or EOF. ``pools_loaded``: the
     zygote had loaded a library with a native thread pool (see worker_limits.py)."""
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
+    conn.on_cancel = runtime.note_cancel
     runtime.arena = arena
     runtime.limits = WorkerLimits(pools_loaded)
+    job = job or {}
+    runtime.namespace = job.get("namespace", "default")
+    runtime.job_id = job.get("job_id", "01000000")
+    runtime.node_id = job.get("node_id", "")
     state.set_runtime(runtime)
     executor = Executor(conn, runtime)
     signal.signal(signal.SIGINT, executor.on_sigint)

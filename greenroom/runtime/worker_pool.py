@@ -153,8 +153,10 @@ class WorkerPool:
         arena: Any = None,
         on_handler_error: Callable[[WorkerProc, Any, Exception], None] = lambda w, msg, e: None,
         preload: list[str] | None = None,
+        job: dict | None = None,
     ) -> None:
         self.preload_modules = list(preload or [])
+        self.job = dict(job or {})
         self.on_handler_error = on_handler_error
         self.arena = arena
         self.on_zygote_lost = on_zygote_lost
@@ -189,7 +191,7 @@ class WorkerPool:
         path = list(sys.path)
         if os.getcwd() not in path and "" not in path:
             path.append(os.getcwd())
-        ours.send(serialization.pack(wire.Setup(path, store, self.preload_modules)))
+        ours.send(serialization.pack(wire.Setup(path, store, self.preload_modules, self.job)))
         ours.setblocking(False)
         self.loop.add_reader(ours.fileno(), self._on_zygote)
 

@@ -54,8 +54,9 @@ def _exit_code(status: int) -> int:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, arena: Any = None) -> None:
+    def __init__(self, control: socket.socket, arena: Any = None, job: dict | None = None) -> None:
         self.control = control
+        self.job = job or {}  # namespace, job_id, node_id: what get_runtime_context() says in workers
         self.arena = arena  # the node's shared memory, inherited by every worker
         # Whether a library with a native thread pool is loaded here (and so in every fork):
         # a worker then resizes it before its first task (worker_limits.py).
@@ -161,7 +162,7 @@ class Zygote:
         sys.stderr = TrackedStream(sys.stderr)
         from greenroom.runtime import worker
 
-        code = worker.main(sock, worker_id, self.arena, self.pools_loaded)
+        code = worker.main(sock, worker_id, self.arena, self.job, self.pools_loaded)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -211,7 +212,7 @@ def main() -> None:
 
     preload(setup.preload)
     arena = Arena(*setup.store) if setup.store else None
-    Zygote(control, arena).serve()
+    Zygote(control, arena, setup.job).serve()
 
 
 def preload(modules: list[str]) -> None:

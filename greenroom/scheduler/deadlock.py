@@ -11,9 +11,14 @@ The check is a fixpoint over optimistic progress:
   * a blocked task progresses once everything it waits on progresses (a wait on
     anything that is neither queued nor blocked is assumed to finish), and then
     its held resources join `capacity`.
+Capacity comes in domains: the node's own resources, and each placement
+group's reservation (work placed in a group can only use that group's bundles,
+and what a blocked holder in the group keeps is missing there). A queued task
+fits in its own domain only; a blocked task's held resources return to its own.
 Simplification: capacity is compared as amounts; GPU device boundaries
-(whether a 0.5 share lies on one device) are ignored, which can only make the
-check report fewer deadlocks, never a false one.
+(whether a 0.5 share lies on one device) and bundle boundaries inside a group
+are ignored, which can only make the check report fewer deadlocks, never a
+false one.
 """
 
 from __future__ import annotations
@@ -37,31 +42,35 @@ class BlockedTask:
 
     held: ResourceSet
     waits_on: frozenset[Hashable] = frozenset()
+    domain: Hashable = None  # where ``held`` came from: None for the node, else a placement group id
 
 
 def find_deadlock(
     blocked: Mapping[Hashable, BlockedTask],
-    queued: Mapping[Hashable, ResourceSet],
-    capacity: ResourceSet,
+    queued: Mapping[Hashable, ResourceSet | tuple[Hashable, ResourceSet]],
+    capacity: ResourceSet | Mapping[Hashable, ResourceSet],
 ) -> list[Hashable]:
     """Keys of blocked tasks that can never progress; [] if there is no deadlock.
 
     Args:
         blocked: blocked tasks by key.
-        queued: requests of queued tasks by key.
-        capacity: node total minus what blocked tasks hold (their CPU is lent back,
-            so it counts as capacity).
+        queued: requests of queued tasks by key: a request (in the node's domain), or
+            (domain, request) for one placed in a placement group.
+        capacity: per domain, its total minus what blocked tasks there hold (their CPU is
+            lent back, so it counts as capacity); a single ResourceSet is the node's.
 
     Returns:
         The stuck keys, in `blocked`'s iteration order.
     """
-    # Queued tasks of one request shape fit or not together: test each shape once.
-    waiting_shapes: dict[ResourceSet, list[Hashable]] = {}
+    # Queued tasks of one shape (domain and request) fit or not together: test each once.
+    waiting_shapes: dict[tuple, list[Hashable]] = {}
     for key, request in queued.items():
-        waiting_shapes.setdefault(request, []).append(key)
+        shape = request if isinstance(request, tuple) else (None, request)
+        waiting_shapes.setdefault(shape, []).append(key)
     progressed: set[Hashable] = set()
     stuck = dict.fromkeys(blocked)  # ordered set of blocked keys not yet progressed
-    free = capacity
+    free = dict(capacity) if isinstance(capacity, Mapping) else {None: capacity}
+    empty = ResourceSet.from_units({})
 
     def done(key: Hashable) -> bool:
         return key in progressed or (key not in queued and key not in blocked)
@@ -69,12 +78,13 @@ def find_deadlock(
     changed = True
     while changed:
         changed = False
-        for request in [r for r in waiting_shapes if r.fits_in(free)]:
-            progressed.update(waiting_shapes.pop(request))
+        for shape in [s for s in waiting_shapes if s[1].fits_in(free.get(s[0], empty))]:
+            progressed.update(waiting_shapes.pop(shape))
             changed = True
         for key in [k for k in stuck if all(done(w) for w in blocked[k].waits_on)]:
             del stuck[key]
             progressed.add(key)
-            free = free + blocked[key].held
+            domain = blocked[key].domain
+            free[domain] = free.get(domain, empty) + blocked[key].held
             changed = True
     return list(stuck)

@@ -188,10 +188,10 @@ def parse_resources(
                 f"e.g. resources={{'accelerator': 1}}"
             )
         for name, value in resources.items():
-            if not isinstance(name, str) or not name:
-                raise TypeError(
-                    f"resources={resources!r}: resource name {name!r} must be a non-empty str"
-                )
+            if not isinstance(name, str):
+                raise TypeError(f"resources={resources!r}: resource name {name!r} must be a str")
+            if not name:
+                raise ValueError(f"resources={resources!r}: a resource name must not be empty")
             if name in _RESERVED:
                 raise ValueError(
                     f"resources={resources!r}: {name!r} cannot be given in resources; "

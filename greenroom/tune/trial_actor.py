@@ -9,8 +9,6 @@ from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.trainable.function_trainable import FunctionError, FunctionTrainable
 from greenroom.tune.trainable.session import TrialInfo, TrialSession, set_session
 from greenroom.tune.trainable.trainable import Trainable
-from greenroom.util._hooks import set_default_placement_group
-from greenroom.util.placement_group import get_current_placement_group
 
 
 class TrialActor:
@@ -18,10 +16,9 @@ class TrialActor:
 
     def __init__(self, trainable: Any, config: dict, info: TrialInfo, restore: str | None,
                  checkpoint_index: int, progress: tuple[int, float] = (0, 0.0)) -> None:  # fmt: skip
+        # The trainable's own tasks and actors run in the trial's bundles: the runner places
+        # this actor with placement_group_capture_child_tasks=True.
         os.makedirs(info.trial_dir, exist_ok=True)
-        current = get_current_placement_group()
-        if current is not None:  # the trainable's own tasks and actors run in the trial's bundles
-            set_default_placement_group(current)
         checkpoint = Checkpoint(restore) if restore else None
         session = TrialSession(info, checkpoint, checkpoint_index)
         set_session(session)

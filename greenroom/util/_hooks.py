@@ -8,13 +8,6 @@ runtime's internals has one place to follow it.
 from __future__ import annotations
 
 from greenroom.runtime import state
-from greenroom.util.placement_group import PlacementGroup
-
-
-def set_default_placement_group(placement_group: PlacementGroup) -> None:
-    """Run this process's tasks and actors in ``placement_group`` (any bundle) unless
-    they name a strategy: a Tune trial's "capture child tasks" for the trainable."""
-    state.runtime().default_placement = (placement_group.id.hex(), -1)
 
 
 def preload_modules(modules: list[str]) -> None:

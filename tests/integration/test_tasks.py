@@ -169,7 +169,7 @@ def test_wait_bad_arguments(gr):
         ray.wait([r, r])
     with pytest.raises(ValueError, match="num_returns"):
         ray.wait([r], num_returns=2)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="ObjectRef"):
         ray.get(42)
 
 

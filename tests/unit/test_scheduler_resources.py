@@ -130,8 +130,10 @@ def test_parse_resources_type_errors():
     """resources must be a dict of str -> number; options must be numbers."""
     with pytest.raises(TypeError, match="expected a dict"):
         parse_resources(resources=[("tpu", 1)])
-    with pytest.raises(TypeError, match="must be a non-empty str"):
+    with pytest.raises(TypeError, match="must be a str"):
         parse_resources(resources={1: 1})
+    with pytest.raises(ValueError, match="must not be empty"):
+        parse_resources(resources={"": 1})
     with pytest.raises(TypeError, match=r"resources\['tpu'\]='1'"):
         parse_resources(resources={"tpu": "1"})
     with pytest.raises(TypeError, match="num_cpus='2'"):

@@ -28,7 +28,8 @@ def matmuls(size: int, times: int, threads: int | None = None) -> tuple[float, i
     if threads is not None:
         threadpoolctl.threadpool_limits(threads)
     a = np.random.default_rng(0).random((size, size))
-    used = max((i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"), default=1)
+    blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    used = max(blas, default=1)
     t0 = time.perf_counter()
     for _ in range(times):
         a @ a
@@ -91,7 +92,8 @@ def enforce_neighbour(lib: str, n: int, reps: int, spawned_at: float = 0.0):
 
     times = max(4, (2048 // n) ** 3 * 2)
     out = {}
-    for name, options, noisy in (("alone", {}, False), ("noisy", {}, True), ("noisy_pinned", {"cpu_affinity": True}, True)):
+    variants = (("alone", {}, False), ("noisy", {}, True), ("noisy_pinned", {"cpu_affinity": True}, True))
+    for name, options, noisy in variants:
         runs = []
         for _ in range(reps):
             ray = start(lib, **options)
@@ -154,4 +156,8 @@ def enforce_memory_watch(lib: str, n: int, reps: int, spawned_at: float = 0.0):
         off = statistics.median(round_trips(ray, n) for _ in range(reps))
     finally:
         ray.shutdown()
-    return {"look": (look_us, "us"), "round_trip_monitor_on": (on, "us"), "round_trip_monitor_off": (off, "us")}
+    return {
+        "look": (look_us, "us"),
+        "round_trip_monitor_on": (on, "us"),
+        "round_trip_monitor_off": (off, "us"),
+    }

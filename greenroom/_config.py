@@ -78,7 +78,8 @@ def node_ip_address() -> str:
 
 
 def memory_usage_threshold(default: float) -> float:
-    """Ray's RAY_memory_usage_threshold: the node-wide memory guard kills a worker above this fraction used."""
+    """Ray's RAY_memory_usage_threshold: the node-wide memory guard kills a worker above this
+    fraction of memory used."""
     return _float_env("RAY_memory_usage_threshold", default)
 
 
@@ -110,13 +111,18 @@ def memory_usage_reader() -> Callable[[], tuple[int, int]]:
     for limit_file, usage_file, stat_file, inactive_key in _CGROUP_FILES:
         limit = _read_int(limit_file)
         if limit is not None and 0 < limit < total and _read_int(usage_file) is not None:
-            return lambda: (max(0, (_read_int(usage_file) or 0) - _stat_value(stat_file, inactive_key)), limit)
+            def cgroup_usage() -> tuple[int, int]:
+                used = (_read_int(usage_file) or 0) - _stat_value(stat_file, inactive_key)
+                return max(0, used), limit
+
+            return cgroup_usage
     return _machine_usage
 
 
 # cgroup v2, then v1: (limit, usage, stat, the stat key of reclaimable file cache)
 _CGROUP_FILES = (
-    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat", "inactive_file"),
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat",
+     "inactive_file"),
     ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
      "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"),
 )  # fmt: skip

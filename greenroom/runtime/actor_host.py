@@ -215,7 +215,8 @@ class ActorHost:
         rec.init_sent_at = self.loop.loop.time()
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
                               s.is_async, s.class_name, self.placement_info(rec.placement), s.name,
-                              rec.state.restarts, s.capture, s.concurrency_groups, s.enforce & self.enforce))  # fmt: skip
+                              rec.state.restarts, s.capture, s.concurrency_groups,
+                              s.enforce & self.enforce))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
@@ -315,7 +316,8 @@ class ActorHost:
             return
         reason = f"its process (pid={w.pid}) died: {w.lost_reason or describe_exit(code)}"
         if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
-            reason = f"its process (pid={w.pid}) ran out of memory: {w.lost_reason}. To fix it: {w.out_of_memory}"
+            reason = (f"its process (pid={w.pid}) ran out of memory: {w.lost_reason}. "
+                      f"To fix it: {w.out_of_memory}")  # fmt: skip
         decision = rec.state.process_died(reason)
         if not decision.restart:  # dead for good: every unfinished call fails with the cause
             self._die(rec, reason, out_of_memory=bool(w.out_of_memory))
@@ -346,7 +348,8 @@ class ActorHost:
             rec.worker.kill()
         return None
 
-    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False, out_of_memory: bool = False) -> Any:
+    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False,
+             out_of_memory: bool = False) -> Any:  # fmt: skip
         """Dead for good: fail every unfinished call (with OutOfMemoryError when the memory monitor
         killed it: they were part of what used the memory), stop the process, free resources and name.
         Returns the task freeing its GPUs once its process is gone, or None."""
@@ -364,7 +367,8 @@ class ActorHost:
             else:
                 w.kill()
         last, freeing = rec.last_worker, None
-        if rec.granted and last is not None and self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce):
+        gpu_wait = last is not None and self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce)
+        if rec.granted and gpu_wait:
             rec.granted = False  # its GPUs are granted again once its process is gone (node_gpus.py)
             freeing = self.gpus.release_after_exit(last, rec.spec.actor_id, rec.describe())
         elif rec.granted:

@@ -130,10 +130,11 @@ def init(
                     raise ValueError(f"init(resources=...) may not contain {reserved!r}; use num_cpus/num_gpus/_memory")
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"init(namespace={namespace!r}): expected a string")
-        enforcement = _enforcement(cpu_affinity, _enforce, _memory_usage_threshold, _memory_monitor_refresh_ms)
+        enforcement = _enforcement(cpu_affinity, _enforce, _memory_usage_threshold,
+                                   _memory_monitor_refresh_ms)  # fmt: skip
         logger.setLevel(logging_level)
-        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace, object_store_memory,
-                            enforcement)  # fmt: skip
+        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
+                            object_store_memory, enforcement)  # fmt: skip
 
 
 def _enforcement(cpu_affinity: Any, enforce: Any, threshold: Any, refresh_ms: Any) -> NodeEnforcement:

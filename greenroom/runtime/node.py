@@ -94,7 +94,8 @@ class Node:
         self.memory = NodeMemory(self.pool, self.enforcement)
         self.timeline = Timeline(clock_now=time.monotonic())  # uvloop's clock is the monotonic one
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, timeline=self.timeline, enforce=mask, gpus=self.gpus)  # fmt: skip
+                      schedule=self._schedule, timeline=self.timeline, enforce=mask,
+                      gpus=self.gpus)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
@@ -300,7 +301,8 @@ class Node:
                 else:
                     result = getattr(self, "api_" + call.method)(*call_args)
                 if isinstance(result, asyncio.Future):  # done once it is: kill() of a GPU actor
-                    result.add_done_callback(lambda _, rid=request.request_id: w.send(wire.Reply(rid, True, None)))
+                    rid = request.request_id
+                    result.add_done_callback(lambda _: w.send(wire.Reply(rid, True, None)))
                     return
                 w.send(wire.Reply(request.request_id, True, result))
         except Exception as e:

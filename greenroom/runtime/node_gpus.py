@@ -56,7 +56,7 @@ class Nvml:
         return self.lib is not None
 
     def held_by(self, pid: int) -> dict[int, int | None]:
-        """{NVML device index: bytes (None: NVML can't say)} on which process ``pid`` has a compute context."""
+        """{NVML device index: bytes (None: NVML can't say)} where process ``pid`` has a CUDA context."""
         nvml, out = self.lib, {}
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
@@ -158,10 +158,11 @@ class GpuMemory:
             if self.checking and w.pid is not None:
                 await self._until_gone(w.pid, what)
         except asyncio.TimeoutError:  # not even SIGKILL ended it: say so, and don't hold the GPU forever
-            logger.warning("greenroom: the worker (pid=%s) that ran %s did not exit; its GPUs are granted again",
-                           w.pid, what)  # fmt: skip
+            logger.warning("greenroom: the worker (pid=%s) that ran %s did not exit; its GPUs are granted "
+                           "again", w.pid, what)  # fmt: skip
         except Exception as e:  # NVML failed: the process has exited, which is what matters most
-            logger.warning("greenroom: could not ask NVML about the worker (pid=%s) that ran %s: %s", w.pid, what, e)
+            logger.warning("greenroom: could not ask NVML about the worker (pid=%s) that ran %s: %s",
+                           w.pid, what, e)  # fmt: skip
 
     async def _until_gone(self, pid: int, what: str) -> None:
         loop = asyncio.get_running_loop()
@@ -179,7 +180,7 @@ class GpuMemory:
             held = self.nvml.held_by(pid)
 
     def after_task(self, w: Any, what: str) -> None:
-        """A GPU task ended on a worker that lives on: report GPU memory its process keeps (once per worker)."""
+        """A GPU task ended on a worker that lives on: report GPU memory its process keeps (once a worker)."""
         if not self.checking or w.pid is None or w.id in self._checked:
             return
         self._checked.add(w.id)
@@ -200,4 +201,5 @@ class GpuMemory:
 
 
 def _describe(held: dict[int, int | None]) -> str:
-    return "holds " + ", ".join(f"{mib(used)} on GPU {index} (NVML index)" for index, used in sorted(held.items()))
+    parts = [f"{mib(used)} on GPU {index} (NVML index)" for index, used in sorted(held.items())]
+    return "holds " + ", ".join(parts)

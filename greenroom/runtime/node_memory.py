@@ -122,7 +122,8 @@ class NodeMemory:
     def _kill_over_limit(self, w: WorkerProc, what: str, rss: int | None, limit: int | None) -> None:
         self._kill(
             w, what,
-            f"greenroom killed it: its resident memory, {mib(rss)}, passed its limit memory={limit} ({mib(limit)})",
+            f"greenroom killed it: its resident memory, {mib(rss)}, passed its limit "
+            f"memory={limit} ({mib(limit)})",
             "ask for more with memory=..., use less memory in it, or turn the limit off for it with "
             "_enforce={'memory': False}",
         )  # fmt: skip
@@ -131,7 +132,8 @@ class NodeMemory:
         self._kill(
             w, what,
             f"greenroom killed it to free memory: the machine's memory was {used / total:.1%} used "
-            f"({mib(used)} of {mib(total)}), over the threshold of {self.threshold * 100:g}%, and this worker "
+            f"({mib(used)} of {mib(total)}), over the threshold of {self.threshold * 100:g}%, and this "
+            "worker "
             f"held {mib(resident(w.pid))} resident (greenroom picks the newest work that can be retried "
             "first, as Ray does)",
             "run fewer memory-hungry tasks at once (memory= makes the scheduler count their memory), raise "

@@ -277,7 +277,8 @@ class Tasks:
             else:
                 self._fail(task, exceptions.WorkerCrashedError(
                     f"the worker (pid={w.pid}) running task {spec.name!r} died: "
-                    f"{w.lost_reason or describe_exit(code)}. It was tried {tried}; raise max_retries to retry more."
+                    f"{w.lost_reason or describe_exit(code)}. It was tried {tried}; raise max_retries to "
+                    "retry more."
                 ))  # fmt: skip
         self.schedule()
 

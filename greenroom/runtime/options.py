@@ -128,4 +128,5 @@ def task_options(options: dict) -> TaskOptions:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name={name!r}: expected a string")
     enforce = parse_enforce(options.get("_enforce", True), "_enforce")
-    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name, enforce)
+    scheduling = scheduling_of(options)
+    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling, name, enforce)

@@ -131,8 +131,8 @@ class Executor:
                 self.current_task = None
                 return
         self.limits.apply(msg.enforce, msg.assigned)
-        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement, name=msg.name,
-                                     enforce=msg.enforce))  # fmt: skip
+        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement,
+                                     name=msg.name, enforce=msg.enforce))  # fmt: skip
         if msg.capture and msg.placement:
             self.runtime.default_placement = (msg.placement[0], -1)
         try:

@@ -82,7 +82,9 @@ class CpuPool:
         """
         for core, units in grant:
             if core not in self._capacity:
-                raise ValueError(f"release of CPU core {core!r}: not in this pool (ids {list(self._capacity)!r})")
+                raise ValueError(
+                    f"release of CPU core {core!r}: not in this pool (ids {list(self._capacity)!r})"
+                )
             if self._free[core] + units > self._capacity[core]:
                 raise ValueError(
                     f"release of {from_units(units)!r} CPU on core {core!r} would exceed its capacity "

@@ -85,7 +85,9 @@ def validate_bundles(bundles: Sequence[Mapping[str, float]], strategy: str) -> l
 
 def _fresh_copy(pool: ResourcePool) -> ResourcePool:
     """A pool like `pool` with everything free."""
-    return ResourcePool(pool.total, pool.gpu_capacities(), label=pool.label, cpu_capacities=pool.cpu_capacities())
+    return ResourcePool(
+        pool.total, pool.gpu_capacities(), label=pool.label, cpu_capacities=pool.cpu_capacities()
+    )
 
 
 def placement_infeasible_reason(

@@ -106,7 +106,8 @@ class Scheduler:
             cpu_ids: hand out CPU core ids too (``cpus.py``), for pinning work to cores.
         """
         self._cpu_ids = cpu_ids
-        self._pool = ResourcePool(total, cpu_capacities=core_capacities(total.get("CPU")) if cpu_ids else None)
+        cores = core_capacities(total.get("CPU")) if cpu_ids else None
+        self._pool = ResourcePool(total, cpu_capacities=cores)
         self._seq = 0
         self._queues: dict[_Shape, _Queue] = {}
         self._queued: dict[Hashable, tuple[int, _Shape]] = {}  # key -> (seq, shape)

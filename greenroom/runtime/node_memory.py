@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 import os
 import time
 from typing import Any
@@ -55,6 +56,7 @@ class NodeMemory:
         self.killing: set[int] = set()  # ids of workers killed whose process has not ended yet
         self.looks = 0  # looks that found work to watch
         self.look_s = 0.0  # the time they took
+        self.recent: deque[float] = deque(maxlen=256)  # the last ones' durations (s), for their median
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -97,8 +99,10 @@ class NodeMemory:
                 self._kill_over_limit(w, what, rss, limit)
             else:
                 self._kill_for_node(w, what, used, total)
+        took = time.perf_counter() - started
         self.looks += 1
-        self.look_s += time.perf_counter() - started
+        self.look_s += took
+        self.recent.append(took)
 
     def _work(self, w: WorkerProc) -> tuple[str, int | None, bool, float] | None:
         """(what it runs, its memory limit in bytes, whether it can be retried, since when), or
@@ -150,4 +154,6 @@ class NodeMemory:
 
     def stats(self) -> dict[str, Any]:
         """How often the monitor looked at work and what that cost (for benchmarks)."""
-        return {"looks": self.looks, "look_s": self.look_s, "period_s": self.period}
+        recent = sorted(self.recent)
+        median = recent[len(recent) // 2] if recent else None
+        return {"looks": self.looks, "look_s": self.look_s, "median_look_s": median, "period_s": self.period}

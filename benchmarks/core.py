@@ -27,6 +27,7 @@ import workloads_enforce  # noqa: F401
 import workloads_objects  # noqa: F401
 import workloads_raw  # noqa: F401
 import workloads_tasks  # noqa: F401
+import workloads_train  # noqa: F401
 from harness import LIBS, NUM_CPUS, WORKLOADS, median_of
 from targets import assess, ratio
 

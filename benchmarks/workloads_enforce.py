@@ -1,4 +1,4 @@
-"""Enforcement workloads (W9): thread pools on 2 CPUs, a noisy neighbour and pinning, the memory monitor.
+"""Enforcement workloads (W10): thread pools on 2 CPUs, a noisy neighbour and pinning, the memory monitor.
 
 Each variant starts its own runtime (the limits are set at ``init``). Ray runs
 the same tasks with its own defaults: it sets OMP_NUM_THREADS to a task's CPUs
@@ -54,7 +54,7 @@ def pair_wall(ray, size: int, times: int) -> tuple[float, float]:
     return time.perf_counter() - t0, sum(used for _, used in results) / NUM_CPUS
 
 
-@workload("enforce_matmul", "W9", libs=ENFORCE_LIBS, n=512, n_quick=256)
+@workload("enforce_matmul", "W10", libs=ENFORCE_LIBS, n=512, n_quick=256)
 def enforce_matmul(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     """2 one-CPU numpy-matmul tasks on 2 CPUs: wall time and oversubscription (BLAS threads per CPU),
     with the thread limits (greenroom's default; Ray's OMP_NUM_THREADS) and without."""
@@ -84,7 +84,7 @@ def noisy_neighbour(size: int, times: int, ready: str, release: str) -> int:
     return rounds
 
 
-@workload("enforce_neighbour", "W9", libs=("greenroom",), n=512, n_quick=256)
+@workload("enforce_neighbour", "W10", libs=("greenroom",), n=512, n_quick=256)
 def enforce_neighbour(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     """A 1-CPU matmul task's time alone, beside a neighbour that runs 2 threads on its 1 CPU, and
     the same with pinning (init(cpu_affinity=True)): the neighbour's threads stay on its core."""
@@ -136,7 +136,7 @@ def held_memory(seconds: float) -> int:
     return len(held)
 
 
-@workload("enforce_memory_watch", "W9", libs=("greenroom",), n=2_000, n_quick=300)
+@workload("enforce_memory_watch", "W10", libs=("greenroom",), n=2_000, n_quick=300)
 def enforce_memory_watch(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     """The memory monitor's cost: one look (median, µs) while 2 tasks with memory= run, and the W3 round
     trip with the monitor on (default, every 100 ms) and off (_memory_monitor_refresh_ms=0)."""

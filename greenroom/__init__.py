@@ -3,7 +3,7 @@
 ``import greenroom as ray`` runs a Ray core program unchanged.
 """
 
-from greenroom import actor, exceptions, util
+from greenroom import actor, dag, exceptions, util
 from greenroom.actors import get_actor, kill, method, remote
 from greenroom.runtime.api import (
     available_resources,

@@ -66,15 +66,26 @@ def results_dir() -> str:
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")
 
 
-def node_ip_address() -> str:
-    """This machine's address as Ray reports it for a node: the host name's address, or
-    127.0.0.1 when the host name does not resolve."""
+def node_ip_address(address: str = "8.8.8.8:53") -> str:
+    """This machine's IP address as others see it: the source address of a route
+    towards ``address`` (a UDP socket is connected, which only looks the route up:
+    nothing is sent). Without a route, the address the host name resolves to;
+    failing that, 127.0.0.1.
+    """
     import socket
 
+    host, _, port = address.rpartition(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
+        s.connect((host, int(port)))
+        return s.getsockname()[0]
+    except OSError:  # no route (a machine without network): ask the resolver instead
+        try:
+            return socket.gethostbyname(socket.getfqdn(socket.gethostname()))
+        except OSError:
+            return "127.0.0.1"
+    finally:
+        s.close()
 
 
 def memory_usage_threshold(default: float) -> float:
@@ -96,7 +107,6 @@ def _float_env(name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"environment variable {name}={value!r}: expected a number") from None
-
 
 
 def memory_usage_reader() -> Callable[[], tuple[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pathlib
 import re
@@ -44,16 +45,36 @@ PINNED_ALL = {
         "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
         "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],
+    "greenroom.train": [
+        "Backend", "BackendConfig", "Checkpoint", "CheckpointConfig", "DataParallelTrainer", "FailureConfig",
+        "Result", "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "UserCallback",
+        "get_checkpoint", "get_context", "get_dataset_shard", "report",
+    ],
+    "greenroom.train.torch": [
+        "TorchConfig", "TorchTrainer", "enable_reproducibility", "get_device", "get_devices",
+        "prepare_data_loader", "prepare_model",
+    ],
+    "greenroom.air": ["Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "ScalingConfig", "session"],
+    # Ray's ray.util.__all__ names greenroom has (ActorPool, get_node_ip_address, list_named_actors),
+    # as_completed and map_unordered (documented at ray.util), and PlacementGroup.
     "greenroom.util": [
-        "PlacementGroup", "get_current_placement_group", "get_placement_group", "placement_group",
-        "placement_group_table", "remove_placement_group",
+        "ActorPool", "PlacementGroup", "as_completed", "get_current_placement_group", "get_node_ip_address",
+        "get_placement_group", "list_named_actors", "map_unordered", "placement_group", "placement_group_table",
+        "remove_placement_group",
+    ],
+    "greenroom.util.multiprocessing": [
+        "AsyncResult", "IMapIterator", "IMapUnorderedIterator", "JoinableQueue", "Pool", "TimeoutError",
+    ],
+    "greenroom.dag": [
+        "ClassMethodNode", "ClassNode", "DAGInputData", "DAGNode", "FunctionNode", "InputAttributeNode",
+        "InputNode", "MultiOutputNode", "PARENT_CLASS_NODE_KEY", "PREV_CLASS_METHOD_CALL_KEY",
     ],
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("module", sorted(PINNED_ALL))
 def test_submodule_all_is_pinned(module):
-    """greenroom.tune, .exceptions and .util's __all__ change only on purpose."""
+    """greenroom.tune, .exceptions, .util, .util.multiprocessing and .dag's __all__ change only on purpose."""
     assert sorted(importlib.import_module(module).__all__) == PINNED_ALL[module]
 
 
@@ -85,8 +106,26 @@ def test_ray_import_paths():
     from greenroom.util import placement_group, remove_placement_group  # noqa: F401
     from greenroom.util.placement_group import get_placement_group, placement_group_table  # noqa: F401
     from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # noqa: F401
+    from greenroom.util import ActorPool, as_completed, get_node_ip_address, list_named_actors, map_unordered  # noqa: F401
+    from greenroom.util.actor_pool import ActorPool as PoolAtItsPath
+    from greenroom.util.helpers import as_completed as at_its_path  # noqa: F401
+    from greenroom.util.queue import Empty, Full, Queue  # noqa: F401
+    from greenroom.util.multiprocessing import Pool, TimeoutError as PoolTimeout  # noqa: F401
+    from greenroom.util.multiprocessing.pool import Pool as PoolModule
+    from greenroom.dag import InputNode, MultiOutputNode  # noqa: F401
+    from greenroom.dag.input_node import InputNode as InputAtItsPath
+    from greenroom.dag.output_node import MultiOutputNode as OutputAtItsPath
+    from greenroom.dag.class_node import ClassMethodNode, ClassNode  # noqa: F401
+    from greenroom.dag.function_node import FunctionNode  # noqa: F401
+    import queue
+    import multiprocessing
 
     assert issubclass(GetTimeoutError, TimeoutError)
+    assert PoolAtItsPath is ActorPool and PoolModule is Pool
+    assert InputAtItsPath is InputNode and OutputAtItsPath is MultiOutputNode
+    assert issubclass(Empty, queue.Empty) and issubclass(Full, queue.Full)
+    assert PoolTimeout is multiprocessing.TimeoutError
+    assert greenroom.dag.InputNode is InputNode  # `import greenroom` is enough for bind()
 
 
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
@@ -94,7 +133,9 @@ README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_tex
 
 @pytest.mark.parametrize("code", README_BLOCKS, ids=[f"block{i}" for i in range(len(README_BLOCKS))])
 def test_readme_example_runs(code, tmp_path):
-    """Every Python example in the README runs as written."""
+    """Every Python example in the README runs as written (one that imports torch, where torch is installed)."""
+    if re.search(r"^import torch$", code, re.M) and importlib.util.find_spec("torch") is None:
+        pytest.skip("this example needs torch: pip install 'greenroom[torch]'")
     script = tmp_path / "example.py"
     script.write_text(code)
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
@@ -122,6 +163,25 @@ def test_tune_examples_run(script, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_train_paths_and_shared_objects():
+    """Ray Train's paths exist, and the configs and Checkpoint are tune's own objects (Ray 2.7-2.40)."""
+    from greenroom import air, train, tune
+    from greenroom.air.config import RunConfig as AirRunConfig
+    from greenroom.train.backend import BackendConfig  # noqa: F401
+    from greenroom.train.base_trainer import TrainingFailedError
+    from greenroom.train.context import TrainContext  # noqa: F401
+    from greenroom.train.data_parallel_trainer import DataParallelTrainer
+    from greenroom.train.torch import TorchTrainer
+    from greenroom.tune.integration.ray_train import TuneReportCallback
+
+    assert issubclass(TorchTrainer, DataParallelTrainer) and TrainingFailedError is train.TrainingFailedError
+    assert issubclass(TuneReportCallback, train.UserCallback)
+    for name in ("RunConfig", "CheckpointConfig", "FailureConfig", "Checkpoint"):
+        assert getattr(train, name) is getattr(tune, name) is getattr(air, name), name
+    assert AirRunConfig is train.RunConfig and air.ScalingConfig is train.ScalingConfig
+    assert air.session.report is not None and air.session.get_world_rank is not None
 
 
 def test_tune_public_names():

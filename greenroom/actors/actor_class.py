@@ -6,10 +6,10 @@ import inspect
 import os
 from typing import Any, Callable
 
+from greenroom import exceptions
 from greenroom.actors.handle import ActorHandle
 from greenroom.actors.methods import describe_methods
-from greenroom import exceptions
-from greenroom.runtime import serialization, state, wire
+from greenroom.runtime import binding, serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
 from greenroom.runtime.limits import parse_enforce
 from greenroom.runtime.options import check_names, scheduling_of
@@ -128,6 +128,13 @@ class ActorClass:
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A lazy actor: a ``ClassNode`` of a DAG; ``node.method.bind(...)`` calls it.
+
+        Each ``execute()`` of a DAG creates the actor anew, with these arguments.
+        """
+        return binding.bind(self, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"actor class {self._name} cannot be instantiated directly; use {self._name}.remote(...)")

@@ -11,7 +11,7 @@ from typing import Any
 
 from greenroom.actors.methods import check_method_options
 from greenroom.exceptions import PendingCallsLimitExceeded
-from greenroom.runtime import state
+from greenroom.runtime import binding, state
 from greenroom.runtime.actor_worker import TERMINATE
 from greenroom.runtime.handles import note_pickled
 from greenroom.runtime.signature import CallShape, check_call
@@ -43,6 +43,10 @@ class ActorMethod:
         if h._max_pending > 0:
             h._pending.append(refs[0].id)
         return refs[0] if self._num_returns == 1 else refs
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A lazy call of this method on this live actor: a ``ClassMethodNode`` of a DAG."""
+        return binding.bind(self, args, kwargs)
 
     def options(self, **options: Any) -> ActorMethod:
         """A copy with other call options (``num_returns``, ``concurrency_group``, ...)."""

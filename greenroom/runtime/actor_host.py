@@ -407,6 +407,10 @@ class ActorHost:
             raise ValueError(f"no actor named {name!r} in namespace {namespace!r}")
         return self.info(self.actors[actor_id])
 
+    def named(self, namespace: str, all_namespaces: bool) -> list[list[str]]:
+        """``[namespace, name]`` of each live named actor, in ``namespace`` or in all of them."""
+        return [[ns, name] for ns, name in self.names if all_namespaces or ns == namespace]
+
     def handle_event(self, process: int, actor_id: bytes, delta: int) -> None:
         rec = self.actors.get(actor_id)
         if rec is None or rec.state.state == DEAD:

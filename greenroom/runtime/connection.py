@@ -70,21 +70,25 @@ class Connection:
             for msg in self.unpacker:
                 return wire.decode(msg)
 
-    def poll(self) -> None:
-        """Take in what has arrived without waiting (a sync actor's is_canceled() looks here)."""
-        try:
-            data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        if not data:
-            raise NodeGone()
-        self.unpacker.feed(data)
+    def poll(self, read: bool = True) -> None:
+        """Take in what has arrived, without waiting (``read``: also what the socket holds, not
+        only what was read already). RECALLs and CancelCalls are acted on at once; the rest
+        waits in ``inbox``. A sync actor's is_canceled() looks here."""
+        if read:
+            try:
+                data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                data = None
+            if data == b"":
+                raise NodeGone()
+            if data:
+                self.unpacker.feed(data)
         for msg in self.unpacker:
             msg = wire.decode(msg)
-            if type(msg) is wire.CancelCall:
-                self._cancel(msg.task_id)
-            elif type(msg) is wire.Recall:
+            if type(msg) is wire.Recall:
                 self.recall(msg.task_id)
+            elif type(msg) is wire.CancelCall:
+                self._cancel(msg.task_id)
             else:
                 self.inbox.append(msg)
 
@@ -103,23 +107,7 @@ class Connection:
         the worker may not have started yet (``look``: a SIGINT came).
         """
         self.starting = msg
-        if look or not self.waited:  # it was waiting for us: what came after it may be a RECALL
-            try:
-                data = self.sock.recv(1 << 18, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                data = None
-            if data == b"":
-                raise NodeGone()
-            if data:
-                self.unpacker.feed(data)
-        for queued in self.unpacker:
-            queued = wire.decode(queued)
-            if type(queued) is wire.Recall:
-                self.recall(queued.task_id)
-            elif type(queued) is wire.CancelCall:
-                self._cancel(queued.task_id)
-            else:
-                self.inbox.append(queued)
+        self.poll(read=look or not self.waited)  # it was waiting for us: what came after may be a RECALL
         msg, self.starting = self.starting, None
         return msg
 

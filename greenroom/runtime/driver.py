@@ -75,8 +75,8 @@ class DriverRuntime(Runtime):
         for oid in ids:
             entry = entries.get(oid)
             if entry is None:
-                raise exceptions.ObjectLostError(
-                    f"object {oid.hex()} is unknown to this node (from an earlier session?)"
+                raise exceptions.ObjectFreedError(
+                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
                 )
             if entry.kind is None:
                 pending.append(oid)
@@ -100,7 +100,9 @@ class DriverRuntime(Runtime):
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         for oid in ids:
             if oid not in self.objects.entries:
-                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+                raise exceptions.ObjectFreedError(
+                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
+                )
         return self.objects.wait(ids, num_returns, timeout)
 
     def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
@@ -111,7 +113,9 @@ class DriverRuntime(Runtime):
 
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         if oid not in self.objects.entries:
-            raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+            raise exceptions.ObjectFreedError(
+                f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
+            )
         if not self.objects.on_ready(oid, lambda _o, _e: callback()):
             callback()
 

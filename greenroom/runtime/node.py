@@ -262,6 +262,8 @@ class Node:
         if w.actor is not None:
             self.actors.on_lost(w)
         self.actors.process_gone(w.id)
+        for pg_id in self.placement.owned_by(w.id):  # as in Ray, a group fate-shares with its creator
+            self.api_remove_placement_group(pg_id)
         self.lifetimes.release_process(w.id)
 
     # -- requests from workers ---------------------------------------------------------------
@@ -296,6 +298,8 @@ class Node:
                 call_args = serialization.loads(call.args_blob)
                 if call.method == "create_actor":
                     call_args = (call_args[0], w.id, *call_args[2:])  # the owner is this worker
+                elif call.method == "create_placement_group":
+                    call_args = (*call_args[:4], w.id)  # the owner is this worker
                 if call.method == "allocate":
                     result = self.lifetimes.allocate_for(w.id, *call_args)
                 else:
@@ -325,6 +329,9 @@ class Node:
     def api_actor_info(self, actor_id: bytes) -> list:
         return self.actors.info(self.actors.actors[actor_id])
 
+    def api_list_named_actors(self, all_namespaces: bool) -> list:
+        return self.actors.named(self.namespace, all_namespaces)
+
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> Any:
         """Kill an actor; for a GPU actor, the task that frees its GPUs (call() waits for it)."""
         return self.actors.kill(actor_id, no_restart)
@@ -343,8 +350,9 @@ class Node:
         """Have every worker started from now on begin with these greenroom modules imported."""
         self.pool.preload(modules)
 
-    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str) -> list:
-        return self.placement.create(bundles, strategy, name)
+    def api_create_placement_group(self, bundles: list[dict], strategy: str, name: str, detached: bool = False,
+                                   owner: int = 0) -> list:  # fmt: skip
+        return self.placement.create(bundles, strategy, name, detached, owner)
 
     def api_remove_placement_group(self, pg_id: str) -> None:
         for key in self.placement.remove(pg_id):

@@ -24,6 +24,8 @@ class Group:
     strategy: str
     ready_id: bytes  # an object completed once the group is placed
     removed: bool = False
+    owner: int = 0  # the process that created it: 0 the driver, else a worker id
+    detached: bool = False  # outlives its owner
 
     def info(self, pg_id: str) -> wire.PlacementInfo:
         return wire.PlacementInfo(pg_id, [b.to_dict() for b in self.bundles], self.strategy, self.ready_id)
@@ -61,7 +63,7 @@ class PlacementGroups:
         if group is not None:
             self.objects.complete(group.ready_id, wire.VALUE, serialization.dumps(True))
 
-    def create(self, bundles: list[dict], strategy: str, name: str) -> list:
+    def create(self, bundles: list[dict], strategy: str, name: str, detached: bool = False, owner: int = 0) -> list:
         if name and name in self._names:
             raise ValueError(f"a placement group named {name!r} already exists; pick another name")
         self._counter += 1
@@ -74,7 +76,7 @@ class PlacementGroups:
         ready_id = bytes.fromhex(pg_id) + b"\xff\xff\xff\xff"
         self.objects.create([ready_id], f"placement_group {name or pg_id}")
         self.objects.get(ready_id).permanent = True  # pg.ready() may be asked for any time
-        self.groups[pg_id] = Group(name, resources, strategy, ready_id)
+        self.groups[pg_id] = Group(name, resources, strategy, ready_id, owner=owner, detached=detached)
         if name:
             self._names[name] = pg_id
         self.schedule()
@@ -95,6 +97,13 @@ class PlacementGroups:
             ))  # fmt: skip
         self.schedule()
         return queued
+
+    def owned_by(self, process: int) -> list[str]:
+        """The live groups worker ``process`` created and did not detach: they go when it exits."""
+        return [
+            pg_id for pg_id, g in self.groups.items()
+            if process and g.owner == process and not g.detached and not g.removed
+        ]  # fmt: skip
 
     def by_name(self, name: str) -> wire.PlacementInfo:
         pg_id = self._names.get(name)

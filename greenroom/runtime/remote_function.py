@@ -7,7 +7,7 @@ import hashlib
 import os
 from typing import Any, Callable, Generic, ParamSpec, TypeVar
 
-from greenroom.runtime import serialization, state
+from greenroom.runtime import binding, serialization, state
 from greenroom.runtime.options import TaskOptions, task_options
 from greenroom.runtime.signature import CallShape, check_call
 
@@ -66,6 +66,14 @@ class RemoteFunction(Generic[P, R]):
             check_call(self._shape, self._name, args, kwargs)
         refs = state.runtime().submit_task(self._export(), self._options, args, kwargs)
         return refs[0] if self._options.num_returns == 1 else refs
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A lazy call of this function: a ``FunctionNode`` of a DAG, run by ``.execute()``.
+
+        Arguments may be values, ObjectRefs or other DAG nodes (whose results
+        are passed), e.g. ``f.bind(g.bind(inp))`` inside ``with InputNode() as inp:``.
+        """
+        return binding.bind(self, args, kwargs)
 
     def options(self, **options: Any) -> RemoteFunction[P, R]:
         """A copy of this function with some options changed (validated now)."""

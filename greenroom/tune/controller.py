@@ -40,6 +40,7 @@ from greenroom.tune.execution.instructions import (
     TrialRemoved,
     TrialRetrying,
 )
+from greenroom.tune.execution.nested import stalled, trial_of_group
 from greenroom.tune.execution.runner_state import RunnerState
 from greenroom.tune.experiment.trial import Trial
 from greenroom.tune.resources import PlacementGroupFactory
@@ -49,7 +50,7 @@ from greenroom.tune.storage import TrialFiles, save_state
 from greenroom.tune.trainable.session import TrialInfo
 from greenroom.tune.trainable.trainable import Trainable
 from greenroom.tune.trial_actor import TrialActor
-from greenroom.util.placement_group import placement_group, remove_placement_group
+from greenroom.util.placement_group import placement_group, placement_group_table, remove_placement_group
 from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 SAVE_EVERY_S = 0.5
@@ -150,6 +151,8 @@ class TuneController:
     def _wait_for_results(self) -> None:
         refs = {lv.ref: tid for tid, lv in self.live.items() if lv.ref is not None}
         ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
+        if not ready and self.live:
+            self._check_stalled()
         for ref in ready:
             trial = self.core.trial(refs[ref])
             self.live[trial.trial_id].ref = None
@@ -159,6 +162,23 @@ class TuneController:
                 self._carry_out(self.core.on_error(trial, str(e)))
                 continue
             self._carry_out(self.core.on_result(trial, result))
+
+    def _check_stalled(self) -> None:
+        """Fail the experiment if the running trials wait forever on placement groups of their own
+        (trainers' workers that could never all be placed beside the trials: Ray hangs there)."""
+        running = {t.trial_id: t.resources.required_resources for t in self.core.running()}
+        groups = []
+        for entry in placement_group_table().values():
+            trial_id = trial_of_group(entry.get("name") or "")
+            if trial_id in running and entry.get("state") != "REMOVED":
+                need: dict[str, float] = {}
+                for bundle in entry["bundles"].values():
+                    for key, value in bundle.items():
+                        need[key] = need.get(key, 0.0) + value
+                groups.append((trial_id, entry["state"], need))
+        message = stalled(running, groups, ray.cluster_resources())
+        if message:
+            self._carry_out(self.core.fail(message))
 
     # -- carrying out ---------------------------------------------------------------------------
     def _carry_out(self, instructions: Iterable[Instruction]) -> None:

@@ -11,18 +11,28 @@ _DICT_KEYS = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
 
 class PlacementGroupFactory:
     """Bundles for one trial: the first is the trial's own, the others are reserved
-    with it (atomically) for the remote tasks and actors the trainable starts."""
+    with it (atomically) for the remote tasks and actors the trainable starts.
+
+    As in Ray, an empty first bundle (``[{}, {"CPU": 2}]``) means the trainable itself
+    holds nothing: it is dropped from ``bundles`` (``head_bundle_is_empty``), and the
+    trial's actor runs in the group's first bundle without taking from it.
+    """
 
     def __init__(self, bundles: list[dict[str, float]], strategy: str = "PACK", *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
             raise TypeError(f"PlacementGroupFactory got unexpected arguments {args or ''}{kwargs or ''}")
+        self.head_bundle_is_empty = bool(bundles) and isinstance(bundles[0], dict) and not any(bundles[0].values())
+        if self.head_bundle_is_empty:
+            bundles = list(bundles[1:])
+            if not bundles:
+                raise ValueError("PlacementGroupFactory([{}]) reserves nothing: give the empty head bundle others")
         validate_bundles(bundles, strategy)
         self.bundles = [dict(b) for b in bundles]
         self.strategy = strategy
 
     @property
     def head_bundle(self) -> dict[str, float]:
-        return self.bundles[0]
+        return {} if self.head_bundle_is_empty else self.bundles[0]
 
     @property
     def required_resources(self) -> dict[str, float]:
@@ -35,13 +45,16 @@ class PlacementGroupFactory:
 
     @property
     def has_extra_bundles(self) -> bool:
-        return len(self.bundles) > 1
+        return self.head_bundle_is_empty or len(self.bundles) > 1
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PlacementGroupFactory) and (other.bundles, other.strategy) == (self.bundles, self.strategy)
+        return isinstance(other, PlacementGroupFactory) and (
+            other.bundles, other.strategy, other.head_bundle_is_empty
+        ) == (self.bundles, self.strategy, self.head_bundle_is_empty)
 
     def __repr__(self) -> str:
-        return f"PlacementGroupFactory({self.bundles!r}, strategy={self.strategy!r})"
+        bundles = [{}, *self.bundles] if self.head_bundle_is_empty else self.bundles
+        return f"PlacementGroupFactory({bundles!r}, strategy={self.strategy!r})"
 
 
 def resources_to_factory(resources: Any) -> PlacementGroupFactory:

@@ -64,7 +64,13 @@ class RunConfig:
 
 
 class Tuner:
-    """Tune ``trainable`` over ``param_space``; ``fit()`` runs it."""
+    """Tune ``trainable`` over ``param_space``; ``fit()`` runs it.
+
+    ``trainable`` may also be a ``greenroom.train`` trainer (Ray Train V1's pattern):
+    each trial runs the trainer, its ``param_space`` keys (``train_loop_config``,
+    ``scaling_config``, ...) overriding the trainer's arguments, and reserves the
+    trainer's coordinator and worker bundles at once.
+    """
 
     def __init__(
         self,
@@ -77,6 +83,8 @@ class Tuner:
     ) -> None:
         if trainable is None:
             raise TypeError("Tuner() needs a trainable: a function or a tune.Trainable class")
+        if run_config is None and _is_trainer(trainable):  # Ray: the trainer's RunConfig, when none is given
+            run_config = dataclasses.replace(trainable.run_config, callbacks=None)
         self.trainable = trainable
         self.param_space = param_space
         self.tune_config = tune_config or TuneConfig()
@@ -108,11 +116,14 @@ class Tuner:
         from greenroom.tune.tune import run
 
         tc, rc = self.tune_config, self.run_config
+        trainable = self.trainable
+        if _is_trainer(trainable):  # Tuner(trainer): each trial runs the trainer with its config
+            trainable = trainable._as_tune_trainable(self.param_space)
         if rc.name is None:  # a name now, so the settings land beside the experiment
-            rc = dataclasses.replace(rc, name=default_name(getattr(self.trainable, "__name__", "trainable")))
+            rc = dataclasses.replace(rc, name=default_name(getattr(trainable, "__name__", "trainable")))
         _save_settings(experiment_dir(rc.storage_path, rc.name), self.param_space, tc, rc)
         analysis = run(
-            self.trainable, name=rc.name, metric=tc.metric, mode=tc.mode, stop=rc.stop,
+            trainable, name=rc.name, metric=tc.metric, mode=tc.mode, stop=rc.stop,
             time_budget_s=tc.time_budget_s, config=self.param_space, num_samples=tc.num_samples,
             storage_path=rc.storage_path, search_alg=tc.search_alg, scheduler=tc.scheduler,
             checkpoint_config=rc.checkpoint_config, verbose=rc.verbose,
@@ -124,6 +135,11 @@ class Tuner:
 
     def get_results(self) -> ResultGrid:
         raise TuneError("call fit() first; get_results() is for a restored Tuner")
+
+
+def _is_trainer(trainable: Any) -> bool:
+    """A ``greenroom.train`` trainer (duck-typed: tune does not import train)."""
+    return not isinstance(trainable, type) and hasattr(trainable, "_as_tune_trainable")
 
 
 _SETTINGS = "tuner.pkl"

@@ -1,5 +1,13 @@
-"""Ray's ``ray.util`` paths: placement groups and scheduling strategies."""
+"""Ray's ``ray.util`` paths: placement groups, ActorPool, result helpers and node information.
 
+Also at Ray's paths, imported on use: ``greenroom.util.queue`` (Queue, Empty,
+Full), ``greenroom.util.multiprocessing`` (Pool) and
+``greenroom.util.scheduling_strategies``.
+"""
+
+from greenroom.util.actor_pool import ActorPool
+from greenroom.util.helpers import as_completed, map_unordered
+from greenroom.util.node_info import get_node_ip_address, list_named_actors
 from greenroom.util.placement_group import (
     PlacementGroup,
     get_current_placement_group,
@@ -10,9 +18,14 @@ from greenroom.util.placement_group import (
 )
 
 __all__ = [
+    "ActorPool",
     "PlacementGroup",
+    "as_completed",
     "get_current_placement_group",
+    "get_node_ip_address",
     "get_placement_group",
+    "list_named_actors",
+    "map_unordered",
     "placement_group",
     "placement_group_table",
     "remove_placement_group",

@@ -82,6 +82,9 @@ def placement_group(
 ) -> PlacementGroup:
     """Reserve ``bundles`` (e.g. ``[{"CPU": 2, "GPU": 1}, {"CPU": 1}]``) all or none.
 
+    As in Ray, a group created inside a task or actor is removed when its process
+    exits, unless ``lifetime="detached"``; the driver's live until ``shutdown()``.
+
     Raises:
         ValueError: malformed bundles, an unknown strategy, or a group this node
             can never hold (the message names what was asked and what exists).
@@ -92,7 +95,8 @@ def placement_group(
     if not isinstance(name, str):
         raise TypeError(f"placement_group(name={name!r}): expected a string")
     units = [r.to_units_dict() for r in resources]
-    pg_id, ready_id = state.runtime().call("create_placement_group", units, strategy, name)
+    detached = lifetime == "detached"
+    pg_id, ready_id = state.runtime().call("create_placement_group", units, strategy, name, detached)
     return PlacementGroup(pg_id, [dict(b) for b in bundles], strategy, ready_id)
 
 

@@ -359,3 +359,24 @@ def test_current_placement_group_inside_a_task(gr):
     assert greenroom.get(current_group.options(num_cpus=0).remote(), timeout=DEADLINE_S) is None
     inside = greenroom.get(current_group.options(scheduling_strategy=in_bundle(pg, 1)).remote(), timeout=DEADLINE_S)
     assert inside == pg.id.hex()
+
+
+@greenroom.remote
+class GroupMaker:
+    def make(self, name: str, detached: bool) -> str:
+        pg = placement_group([{"CPU": 1}], name=name, lifetime="detached" if detached else None)
+        assert pg.wait(timeout_seconds=10)
+        return pg.id.hex()
+
+
+def test_a_group_fate_shares_with_the_actor_that_created_it(gr):
+    """As in Ray: killing the creator removes its group (and frees the CPU); a detached one stays."""
+    maker = GroupMaker.remote()
+    owned = greenroom.get(maker.make.remote("owned", False))
+    detached = greenroom.get(maker.make.remote("kept", True))
+    assert greenroom.available_resources().get("CPU", 0) == 0
+    greenroom.kill(maker)
+    wait_for(lambda: placement_group_table()[owned]["state"] == "REMOVED", "the owned group to go with its actor")
+    assert placement_group_table()[detached]["state"] == "CREATED"
+    assert greenroom.available_resources()["CPU"] == 1
+    remove_placement_group(get_placement_group("kept"))

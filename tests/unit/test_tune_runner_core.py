@@ -364,6 +364,15 @@ def test_fail_fast_stops_everything_and_fails_the_experiment():
     assert statuses(core) == [ERROR, TERMINATED, TERMINATED] and core.done
 
 
+def test_fail_stops_every_trial_then_fails_the_experiment():
+    """fail(message) (the shell found the trials stalled): StopTrial for each running trial, then FailExperiment."""
+    core, (t0, t1, t2) = started(3, cpus=2)
+    out = list(core.fail("stalled: no group fits"))
+    assert out == [StopTrial(t0), StopTrial(t1), StopExperiment("the experiment cannot go on"),
+                   FailExperiment("stalled: no group fits")]  # fmt: skip
+    assert core.done and RUNNING not in statuses(core)
+
+
 # -- the end of the experiment ---------------------------------------------------------------------
 
 

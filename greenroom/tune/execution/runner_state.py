@@ -231,6 +231,12 @@ class RunnerState:
         elif self.stopper is not None and self.stopper.stop_all():
             yield from self.stop_everything("the stopper ended the experiment")
 
+    def fail(self, message: str) -> Instructions:
+        """The experiment cannot go on (the shell found its trials stalled): stop every trial,
+        then FailExperiment(message)."""
+        yield from self.stop_everything("the experiment cannot go on")
+        yield FailExperiment(message)
+
     def stop_everything(self, why: str, resumable: bool = False) -> Instructions:
         """Stop every RUNNING trial and end the experiment. ``resumable``: the running trials
         become PENDING and the others keep their status, for ``resume``; else every trial

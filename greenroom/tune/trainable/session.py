@@ -34,9 +34,13 @@ class TrialSession:
         self.checkpoint_index = checkpoint_index
         self.sink: Any = None  # FunctionTrainable sets where reports go
 
+    def next_checkpoint_dir(self) -> str:
+        """Where the next reported checkpoint goes. One written there already is not copied."""
+        return os.path.join(self.info.trial_dir, f"checkpoint_{self.checkpoint_index:06d}")
+
     def persist(self, checkpoint: Checkpoint) -> Checkpoint:
         """Copy a reported checkpoint into the trial's directory (it may be a temp dir)."""
-        target = os.path.join(self.info.trial_dir, f"checkpoint_{self.checkpoint_index:06d}")
+        target = self.next_checkpoint_dir()
         self.checkpoint_index += 1
         if os.path.abspath(checkpoint.path) != os.path.abspath(target):
             shutil.copytree(checkpoint.path, target, dirs_exist_ok=True)
@@ -46,6 +50,11 @@ class TrialSession:
 def set_session(session: TrialSession | None) -> None:
     global _session
     _session = session
+
+
+def current_session() -> TrialSession | None:
+    """This process's trial session (inside a trial's actor), else None."""
+    return _session
 
 
 def _current(what: str) -> TrialSession:

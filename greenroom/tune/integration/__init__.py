@@ -1,0 +1,1 @@
+"""Integrations at Ray's paths: ``greenroom.tune.integration.ray_train.TuneReportCallback``."""

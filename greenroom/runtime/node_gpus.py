@@ -34,6 +34,7 @@ logger = logging.getLogger("greenroom")
 EXIT_WAIT_S = 30.0  # a GPU worker that was asked to exit and has not: killed after this
 GONE_WAIT_S = 10.0  # how long NVML may go on listing an ended process before we say so
 POLL_S = 0.05  # how often NVML is asked meanwhile (it has no event to wait on)
+_CPU_WORKER = ("", {"CUDA_VISIBLE_DEVICES": ""})  # work without GPUs: sees none
 
 
 class Nvml:
@@ -110,6 +111,8 @@ class GpuMemory:
     # -- a grant's worker --------------------------------------------------------------
     def worker_for(self, alloc: Any, gpu_ids: list, enforce: int) -> tuple[str, dict[str, str]]:
         """(key, environment) of the worker a grant runs on; cached per allocation."""
+        if not alloc.gpus:  # CPU work, the common case: no hashing of the allocation
+            return _CPU_WORKER
         capped = bool(enforce & GPU_MEMORY) and len(alloc.gpus) == 1 and alloc.gpus[0][1] < UNIT
         cache_key = (alloc, capped)
         found = self._envs.get(cache_key)

@@ -18,7 +18,7 @@ from greenroom.runtime.api import (
     timeline,
     wait,
 )
-from greenroom.runtime.context import get_gpu_ids
+from greenroom.runtime.context import get_cpu_ids, get_gpu_ids
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.runtime_context import get_runtime_context
 
@@ -35,6 +35,7 @@ __all__ = [
     "cluster_resources",
     "exceptions",
     "get",
+    "get_cpu_ids",
     "get_gpu_ids",
     "get_runtime_context",
     "init",

@@ -21,7 +21,8 @@ def test_all_is_pinned():
     """greenroom.__all__ changes only on purpose."""
     assert sorted(greenroom.__all__) == sorted([
         "ObjectRef", "actor", "get_actor", "kill", "method", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-        "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote", "timeline",
+        "get_cpu_ids", "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote",
+        "timeline",
         "shutdown", "util", "wait",
     ])  # fmt: skip
     for name in greenroom.__all__:
@@ -41,7 +42,7 @@ PINNED_ALL = {
     "greenroom.exceptions": [
         "ActorAlreadyExistsError", "ActorDiedError", "ActorUnavailableError", "ActorUnschedulableError",
         "AsyncioActorExit", "GetTimeoutError", "NodeDiedError", "ObjectFetchTimedOutError", "ObjectFreedError",
-        "ObjectLostError", "ObjectStoreFullError", "OwnerDiedError", "PendingCallsLimitExceeded",
+        "ObjectLostError", "ObjectStoreFullError", "OutOfMemoryError", "OwnerDiedError", "PendingCallsLimitExceeded",
         "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
         "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],

@@ -16,6 +16,7 @@ from typing import Any
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.actor_state import ALIVE, DEAD, PENDING, ActorState
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.object_ref import return_ids
@@ -56,7 +57,9 @@ class ActorRecord:
     request: ResourceSet
     placement: tuple | None
     worker: WorkerProc | None = None
+    last_worker: WorkerProc | None = None  # its current or last process, to wait for its GPUs to be free
     granted: bool = False
+    allocation: Any = None  # what the scheduler granted it, for its whole life
     assigned: list = field(default_factory=list)
     calls: dict = field(default_factory=dict)  # task id -> Call, every unfinished call
     holders: set = field(default_factory=set)
@@ -77,7 +80,8 @@ class ActorHost:
 
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
-                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
+                 gpus: GpuMemory) -> None:  # fmt: skip
         self.loop = loop
         self.timeline = timeline
         self.scheduler = scheduler
@@ -88,6 +92,8 @@ class ActorHost:
         self.assigned = assigned
         self.broken = broken
         self.schedule = schedule
+        self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each actor's
+        self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
 
@@ -185,6 +191,7 @@ class ActorHost:
             self.scheduler.release(actor_id)
             return True
         rec.granted = True
+        rec.allocation = allocation
         rec.assigned = self.assigned(allocation)
         self._start_process(rec)
         return True
@@ -194,19 +201,22 @@ class ActorHost:
         if broken:
             self._die(rec, broken)
             return
-        w = self.pool.spawn(",".join(map(str, rec.assigned[1])))
+        enforce = rec.spec.enforce & self.enforce
+        w = self.pool.spawn(*self.gpus.worker_for(rec.allocation, rec.assigned[1], enforce))
         w.actor = rec
-        rec.worker = w
+        rec.worker = rec.last_worker = w
 
     def worker_ready(self, w: WorkerProc) -> None:
         rec = w.actor
         rec.pid = w.pid
+        w.started_at = self.loop.loop.time()
         s = rec.spec
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
         rec.init_sent_at = self.loop.loop.time()
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
                               s.is_async, s.class_name, self.placement_info(rec.placement), s.name,
-                              rec.state.restarts, s.capture, s.concurrency_groups))  # fmt: skip
+                              rec.state.restarts, s.capture, s.concurrency_groups,
+                              s.enforce & self.enforce))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
@@ -304,34 +314,51 @@ class ActorHost:
         if rec.exiting:
             self._die(rec, rec.exiting)
             return
-        reason = f"its process (pid={w.pid}) died: {describe_exit(code)}"
+        reason = f"its process (pid={w.pid}) died: {w.lost_reason or describe_exit(code)}"
+        if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
+            reason = (f"its process (pid={w.pid}) ran out of memory: {w.lost_reason}. "
+                      f"To fix it: {w.out_of_memory}")  # fmt: skip
         decision = rec.state.process_died(reason)
         if not decision.restart:  # dead for good: every unfinished call fails with the cause
-            self._die(rec, reason)
+            self._die(rec, reason, out_of_memory=bool(w.out_of_memory))
             return
+        if self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce):
+            await self.gpus.wait_gone(w, rec.describe())  # the restart gets the same GPUs: once free
+            if rec.state.state == DEAD:
+                return
         for task_id in decision.fail:
             call = rec.calls.pop(task_id, None)
             if call is not None:
-                self._fail_call(call, exceptions.ActorDiedError(
+                error = exceptions.OutOfMemoryError if w.out_of_memory else exceptions.ActorDiedError
+                self._fail_call(call, error(
                     f"{rec.describe()} restarted while call {call.name!r} ran ({reason}); the call was not "
                     "retried: set max_task_retries to retry calls on a restarted actor"
                 ))  # fmt: skip
         self._start_process(rec)  # same resources and GPU ids: the allocation is kept
 
-    def kill(self, actor_id: bytes, no_restart: bool) -> None:
+    def kill(self, actor_id: bytes, no_restart: bool) -> Any:
+        """kill(): returns the task that frees its GPUs once its process is gone (None without GPUs),
+        so that kill() returns with the GPUs free, as the README promises."""
         rec = self.actors.get(actor_id)
         if rec is None or rec.state.state == DEAD:
-            return
+            return None
         if no_restart:
-            self._die(rec, "it was killed with kill()")
-        elif rec.worker is not None:
+            return self._die(rec, "it was killed with kill()")
+        if rec.worker is not None:
             rec.worker.kill()
+        return None
 
-    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False) -> None:
-        """Dead for good: fail every unfinished call, stop the process, free resources and name."""
+    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False,
+             out_of_memory: bool = False) -> Any:  # fmt: skip
+        """Dead for good: fail every unfinished call (with OutOfMemoryError when the memory monitor
+        killed it: they were part of what used the memory), stop the process, free resources and name.
+        Returns the task freeing its GPUs once its process is gone, or None."""
         rec.state.killed(reason)
         for call in list(rec.calls.values()):
-            self._fail_call(call, self._died_error(rec, call))
+            error = self._died_error(rec, call)
+            if out_of_memory:
+                error = exceptions.OutOfMemoryError(str(error))
+            self._fail_call(call, error)
         rec.calls.clear()
         w, rec.worker = rec.worker, None
         if w is not None:
@@ -339,7 +366,12 @@ class ActorHost:
                 self.pool.retire(w)
             else:
                 w.kill()
-        if rec.granted:
+        last, freeing = rec.last_worker, None
+        gpu_wait = last is not None and self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce)
+        if rec.granted and gpu_wait:
+            rec.granted = False  # its GPUs are granted again once its process is gone (node_gpus.py)
+            freeing = self.gpus.release_after_exit(last, rec.spec.actor_id, rec.describe())
+        elif rec.granted:
             rec.granted = False
             self.scheduler.release(rec.spec.actor_id)
         else:
@@ -351,6 +383,7 @@ class ActorHost:
             rec.ctor_unpinned = True
             self.lifetimes.pin(_ctor_objects(rec.spec), -1)
         self.schedule()
+        return freeing
 
     def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
         return exceptions.ActorDiedError(

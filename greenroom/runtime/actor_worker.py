@@ -49,10 +49,12 @@ class Actor:
         self.placement = msg.placement
         self.actor_name = msg.actor_name
         self.restarts = msg.restarts
+        self.enforce = msg.enforce
         if msg.capture and msg.placement:  # for its whole life
             executor.runtime.default_placement = (msg.placement[0], -1)
         class_blob = msg.class_blob
         self.executor = executor
+        executor.limits.apply(msg.enforce, msg.assigned)  # for its whole life
         set_task_context(self._context(self.actor_id[:12], f"{self.class_name}.__init__"))
         self.instance = None
         kind, payloads, _ = executor.load_and_call(
@@ -67,7 +69,8 @@ class Actor:
 
     def _context(self, task_id: bytes, name: str) -> TaskContext:
         return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement,
-                           name=name, actor_name=self.actor_name, actor_restarts=self.restarts)  # fmt: skip
+                           name=name, actor_name=self.actor_name, actor_restarts=self.restarts,
+                           enforce=self.enforce)  # fmt: skip
 
     def _method(self, name: str) -> Any:
         if name == TERMINATE:

@@ -7,7 +7,8 @@ import logging
 from typing import Any, Sequence
 
 from greenroom import _config as config
-from greenroom.runtime import state
+from greenroom.runtime import limits, state
+from greenroom.runtime.limits import NodeEnforcement, parse_enforce
 from greenroom.runtime.object_ref import ObjectRef
 
 logger = logging.getLogger("greenroom")
@@ -57,6 +58,10 @@ def init(
     logging_level: int | str = logging.INFO,
     namespace: str | None = None,
     _memory: int | None = None,
+    cpu_affinity: bool = False,
+    _enforce: bool | dict[str, bool] = True,
+    _memory_usage_threshold: float | None = None,
+    _memory_monitor_refresh_ms: int | None = None,
     **kwargs: Any,
 ) -> InitContext:
     """Start greenroom on this machine (or return the running instance).
@@ -73,6 +78,15 @@ def init(
         log_to_driver: forward workers' stdout/stderr here, prefixed with their pid.
         namespace: the default namespace for named actors.
         _memory: the node's "memory" resource in bytes (default: this machine's memory).
+        cpu_affinity: pin tasks and actors that ask for whole CPUs to distinct cores
+            (fractional ones share a core); ``get_cpu_ids()`` says which.
+        _enforce: True (default), False, or a dict turning single kinds off, e.g.
+            ``{"memory": False}``; kinds: threads, memory, gpu_memory. A task's or
+            actor's own ``_enforce=`` option can turn more off for it.
+        _memory_usage_threshold: kill a worker when the machine's memory is more
+            than this fraction used (default: $RAY_memory_usage_threshold or 0.95).
+        _memory_monitor_refresh_ms: how often memory is checked, in ms (default:
+            $RAY_memory_monitor_refresh_ms or 100); 0 turns memory enforcement off.
 
     Raises:
         RuntimeError: already initialized and not ``ignore_reinit_error``.
@@ -117,11 +131,33 @@ def init(
                     raise ValueError(f"init(resources=...) may not contain {reserved!r}; use num_cpus/num_gpus/_memory")
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"init(namespace={namespace!r}): expected a string")
+        enforcement = _enforcement(cpu_affinity, _enforce, _memory_usage_threshold,
+                                   _memory_monitor_refresh_ms)  # fmt: skip
         logger.setLevel(logging_level)
-        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace, object_store_memory)
+        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
+                            object_store_memory, enforcement)  # fmt: skip
 
 
-def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory) -> InitContext:
+def _enforcement(cpu_affinity: Any, enforce: Any, threshold: Any, refresh_ms: Any) -> NodeEnforcement:
+    """init()'s enforcement arguments, checked; environment variables fill what is not given."""
+    if not isinstance(cpu_affinity, bool):
+        raise TypeError(f"init(cpu_affinity={cpu_affinity!r}): expected True or False")
+    mask = parse_enforce(enforce, "init(_enforce=...)", allow_affinity=False) & ~limits.CPU_AFFINITY
+    if cpu_affinity:
+        mask |= limits.CPU_AFFINITY
+    if threshold is None:
+        threshold = config.memory_usage_threshold(limits.MEMORY_USAGE_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise ValueError(f"memory usage threshold {threshold!r}: expected a fraction in (0, 1], such as 0.95")
+    if refresh_ms is None:
+        refresh_ms = config.memory_monitor_refresh_ms(limits.MEMORY_REFRESH_MS)
+    if isinstance(refresh_ms, bool) or not isinstance(refresh_ms, (int, float)) or refresh_ms < 0:
+        raise ValueError(f"memory monitor period {refresh_ms!r} ms: expected a number >= 0 (0 turns it off)")
+    return NodeEnforcement(mask, float(threshold), int(refresh_ms))
+
+
+def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory,
+                 enforcement) -> InitContext:  # fmt: skip
     import uuid
 
     from greenroom.runtime.driver import DriverRuntime
@@ -148,6 +184,7 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     node = Node(
         ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store,
         job=job, preload=["greenroom"],  # workers start with the public API imported
+        enforcement=enforcement,
     )  # fmt: skip
     try:
         node.start()

@@ -9,6 +9,8 @@ The node is a set of collaborators that each own their state, wired here:
     BlockingGets      get()/wait() in workers, the deadlock watch (node_gets.py)
     PlacementGroups   placement groups (node_placement.py)
     WorkerPool        the zygote and worker processes (worker_pool.py)
+    NodeMemory        the memory monitor: memory= limits, the node-wide guard (node_memory.py)
+    GpuMemory         fractional GPUs' worker environments, GPU memory left behind (node_gpus.py)
     Scheduler         who may run now: pure logic (greenroom/scheduler)
 
 This module routes: worker messages to their owner, the scheduler's grants to
@@ -25,18 +27,23 @@ stop the loop.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 import time
 import traceback
 from typing import Any
 
+from greenroom import _config as config
 from greenroom import exceptions
 from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.limits import CPU_AFFINITY, NodeEnforcement
 from greenroom.runtime.node_gets import BlockingGets
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
+from greenroom.runtime.node_memory import NodeMemory
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
 from greenroom.runtime.node_tasks import Tasks
@@ -55,16 +62,21 @@ class Node:
     def __init__(
         self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None,
         store_size: int = 1 << 30, job: dict | None = None, preload: list[str] | None = None,
+        enforcement: NodeEnforcement | None = None,
     ) -> None:  # fmt: skip
         self.job = job or {"namespace": "default", "job_id": "01000000", "node_id": "", "node_ip": "127.0.0.1"}
         self.namespace = self.job["namespace"]  # the job's: named actors created without one go here
         # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
         self.gpu_names = gpu_names
+        self.enforcement = enforcement or NodeEnforcement()
         self.closed = False
         self.broken: str | None = None  # why the node can't start workers any more
         self._schedule_pending = False
         self._assigned_cache: dict[Any, list] = {}
-        self.scheduler = Scheduler(total)
+        pin = bool(self.enforcement.effective_mask & CPU_AFFINITY)
+        self.scheduler = Scheduler(total, cpu_ids=pin)
+        # Scheduler core id -> a core of this machine (wrapping when num_cpus exceeds the cores).
+        self.cores = config.machine_cores() if pin else []
         self.arena = object_store.Arena.create(store_size)
         self.allocator = object_store.Allocator(store_size)
         self.objects = ObjectTable()
@@ -76,9 +88,14 @@ class Node:
         )  # fmt: skip
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
+        mask = self.enforcement.effective_mask
+        self.gpus = GpuMemory(gpu_names, has_gpus=total.get("GPU") > 0, enforce=mask, own=self.loop.own,
+                              release=self._release)  # fmt: skip
+        self.memory = NodeMemory(self.pool, self.enforcement)
         self.timeline = Timeline(clock_now=time.monotonic())  # uvloop's clock is the monotonic one
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, timeline=self.timeline)  # fmt: skip
+                      schedule=self._schedule, timeline=self.timeline, enforce=mask,
+                      gpus=self.gpus)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
@@ -90,7 +107,11 @@ class Node:
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
-        self.loop.start(self.pool.start)
+        self.loop.start(self._started)
+
+    def _started(self, loop: Any) -> None:
+        self.pool.start(loop)
+        self.memory.start(loop)
 
     def stop(self) -> None:
         if not self.loop.running or self.closed:
@@ -106,7 +127,9 @@ class Node:
     async def _close(self) -> None:
         lost = exceptions.ObjectLostError("the greenroom node shut down before this object was ready")
         self.lifetimes.fail_pending(wire.SYSTEM_ERROR, serialization.dumps(lost))
+        self.memory.stop()
         self.pool.close()
+        self.gpus.close()
 
     def _on_zygote_lost(self, reason: str) -> None:
         """No new worker can start: fail everything waiting instead of hanging."""
@@ -150,6 +173,11 @@ class Node:
             self._schedule_pending = True
             self.loop.loop.call_soon(self._run_schedule)
 
+    def _release(self, key: Any) -> None:
+        """Give a task's or actor's resources back (a GPU held until its process ended) and schedule."""
+        self.scheduler.release(key)
+        self._schedule()
+
     def _needs_schedule(self) -> bool:
         return self.scheduler.has_waiting() or self.gets.any
 
@@ -171,7 +199,7 @@ class Node:
             self.gets.check_deadlock()
 
     def _assigned(self, alloc: Any) -> list:
-        """What a grant gives its worker: [resources as a dict, the GPU ids it sees]."""
+        """What a grant gives its worker: [resources as a dict, the GPU ids it sees, its CPU cores]."""
         cached = self._assigned_cache.get(alloc)
         if cached is None:
             resources = alloc.resources.to_dict()
@@ -181,7 +209,8 @@ class Node:
             if self.gpu_names is not None:
                 names = [self.gpu_names[i] if i < len(self.gpu_names) else str(i) for i in ids]
                 ids = [int(n) if n.isdigit() else n for n in names]
-            cached = self._assigned_cache[alloc] = [resources, ids]
+            cores = sorted({self.cores[i % len(self.cores)] for i in alloc.cpu_ids}) if alloc.cpus else None
+            cached = self._assigned_cache[alloc] = [resources, ids, cores]
         return cached
 
     # -- workers ---------------------------------------------------------------------------
@@ -223,6 +252,8 @@ class Node:
 
     def _on_worker_lost(self, w: WorkerProc) -> None:
         self.pool.forget(w)
+        self.memory.worker_lost(w)
+        self.gpus.worker_gone(w)
         for fd in list(w.out):
             w._read_output(fd)
         if self.closed:
@@ -273,6 +304,10 @@ class Node:
                     result = self.lifetimes.allocate_for(w.id, *call_args)
                 else:
                     result = getattr(self, "api_" + call.method)(*call_args)
+                if isinstance(result, asyncio.Future):  # done once it is: kill() of a GPU actor
+                    rid = request.request_id
+                    result.add_done_callback(lambda _: w.send(wire.Reply(rid, True, None)))
+                    return
                 w.send(wire.Reply(request.request_id, True, result))
         except Exception as e:
             w.send(wire.Reply(request.request_id, False, serialization.dumps(e)))
@@ -297,8 +332,9 @@ class Node:
     def api_list_named_actors(self, all_namespaces: bool) -> list:
         return self.actors.named(self.namespace, all_namespaces)
 
-    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
-        self.actors.kill(actor_id, no_restart)
+    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> Any:
+        """Kill an actor; for a GPU actor, the task that frees its GPUs (call() waits for it)."""
+        return self.actors.kill(actor_id, no_restart)
 
     def api_done_ids(self, ids: list[bytes]) -> list[bytes]:
         entries = self.objects.entries

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from greenroom.runtime.limits import parse_enforce
 from greenroom.runtime.strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
 from greenroom.scheduler.resources import ResourceSet, parse_resources
 
@@ -16,7 +17,7 @@ TASK_OPTIONS = frozenset({
     "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries",
     "retry_exceptions", "max_calls", "scheduling_strategy", "name", "placement_group",
     "placement_group_bundle_index", "placement_group_capture_child_tasks", "runtime_env",
-    "accelerator_type", "object_store_memory", "_metadata", "label_selector",
+    "accelerator_type", "object_store_memory", "_metadata", "label_selector", "_enforce",
 })  # fmt: skip
 
 # Accepted only with their "does nothing" value: anything else can't be honoured here.
@@ -32,6 +33,7 @@ class TaskOptions:
     max_calls: int
     scheduling: Scheduling
     name: str | None
+    enforce: int  # limits.py's mask: what to enforce on it (the node ANDs its own)
 
 
 def check_names(options: dict, allowed: frozenset, what: str) -> None:
@@ -125,4 +127,6 @@ def task_options(options: dict) -> TaskOptions:
     name = options.get("name")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name={name!r}: expected a string")
-    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name)
+    enforce = parse_enforce(options.get("_enforce", True), "_enforce")
+    scheduling = scheduling_of(options)
+    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling, name, enforce)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -67,9 +67,10 @@ class Exec(NamedTuple):
     deps: list
     num_returns: int
     name: str
-    assigned: list  # [resources as {name: amount}, gpu ids]
+    assigned: list  # [resources as {name: amount}, gpu ids, cpu ids or None]
     placement: list | None  # PlacementInfo of the group it runs in
     capture: bool  # its own tasks and actors go to that group too, unless they say otherwise
+    enforce: int  # what to enforce on it: a mask of limits.THREADS, CPU_AFFINITY, MEMORY, GPU_MEMORY
     tag: int = EXEC
 
 
@@ -111,6 +112,7 @@ class ActorInit(NamedTuple):
     restarts: int  # how many times it was restarted before this process
     capture: bool  # its tasks and actors go to its placement group, unless they say otherwise
     concurrency_groups: dict  # group name -> how many of its calls may run at once
+    enforce: int  # as Exec.enforce, for the actor's whole life
     tag: int = ACTOR_INIT
 
 
@@ -291,6 +293,7 @@ class TaskMsg(NamedTuple):
     pins: list
     ref_pins: list
     capture: bool
+    enforce: int = 15  # the task's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
 
 
 class ActorSpec(NamedTuple):
@@ -316,6 +319,7 @@ class ActorSpec(NamedTuple):
     capture: bool  # its tasks and actors run in its placement group by default
     concurrency_groups: dict  # group name -> how many of its calls may run at once
     max_pending_calls: int  # -1: no limit
+    enforce: int = 15  # the actor's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
 
 
 class PlacementInfo(NamedTuple):

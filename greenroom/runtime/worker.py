@@ -31,6 +31,7 @@ from greenroom.runtime.context import TaskContext, set_task_context
 from greenroom.runtime.handles import collecting
 from greenroom.runtime.object_ref import IdMinter, object_id
 from greenroom.runtime.runtime_base import ClientRuntime, decode
+from greenroom.runtime.worker_limits import WorkerLimits
 
 
 class WorkerRuntime(ClientRuntime):
@@ -43,6 +44,7 @@ class WorkerRuntime(ClientRuntime):
         self._gains: list = []  # reference events, sent before the next message
         self._losses: list = []  # ... and after it (see handles.py)
         self._events_lock = threading.Lock()
+        self.limits: WorkerLimits | None = None  # this process's enforcement state
 
     def _request(self, op: str, args: Any) -> Any:
         self.flush_events_before()
@@ -118,6 +120,7 @@ class Executor:
         self.current_task: bytes | None = None
         self.interrupted = False  # a SIGINT came while no task ran
         self.last_result: Any = None
+        self.limits: WorkerLimits = runtime.limits
 
     def run(self, msg: wire.Exec) -> None:
         task_id = msg.task_id
@@ -127,7 +130,9 @@ class Executor:
             if self.conn.next_task(msg, look=True) is None:  # its RECALL was there: it never starts
                 self.current_task = None
                 return
-        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement, name=msg.name))
+        self.limits.apply(msg.enforce, msg.assigned)
+        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement,
+                                     name=msg.name, enforce=msg.enforce))  # fmt: skip
         if msg.capture and msg.placement:
             self.runtime.default_placement = (msg.placement[0], -1)
         try:
@@ -289,14 +294,17 @@ def explain(error: BaseException, text: str) -> None:
         error.add_note(text)
 
 
-def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | None = None) -> int:
-    """The worker's life: handshake, then run tasks until EXIT or EOF."""
+def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | None = None,
+         pools_loaded: bool = True) -> int:  # fmt: skip
+    """The worker's life: handshake, then run tasks until EXIT or EOF. ``pools_loaded``: the
+    zygote had loaded a library with a native thread pool (see worker_limits.py)."""
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
     conn.on_cancel = runtime.note_cancel
     runtime.arena = arena
+    runtime.limits = WorkerLimits(pools_loaded)
     job = job or {}
     runtime.namespace = job.get("namespace", "default")
     runtime.job_id = job.get("job_id", "01000000")

@@ -39,6 +39,7 @@ class Call:
     ref_pins: list
     group: str | None
     max_task_retries: int | None
+    generator: list | None  # [mode, backpressure] of a generator method
     deps_pending: int = 0
     sent_at: float = 0.0  # loop time it went to the actor's process (for the timeline)
     cancelled: bool = False  # cancel() was called while it ran: it ends as TaskCancelledError
@@ -77,7 +78,8 @@ class ActorHost:
 
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
-                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any,
+                 stream_raised: Callable[[bytes, list], tuple[int, list]]) -> None:  # fmt: skip
         self.loop = loop
         self.timeline = timeline
         self.scheduler = scheduler
@@ -88,6 +90,7 @@ class ActorHost:
         self.assigned = assigned
         self.broken = broken
         self.schedule = schedule
+        self.stream_raised = stream_raised  # a streaming call's error becomes its last item (node_streams.py)
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
 
@@ -255,7 +258,7 @@ class ActorHost:
             deps = [[pos, wire.VALUE, objects.get(oid).payload] for pos, oid in call.deps]
             call.sent_at = self.loop.loop.time()
             rec.worker.send(wire.ActorCall(call.task_id, call.method, call.args_blob, deps, call.num_returns,
-                                           call.name, call.group))  # fmt: skip
+                                           call.name, call.group, call.generator))  # fmt: skip
 
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
         task_id, kind, payloads = done.task_id, done.kind, done.payloads
@@ -278,6 +281,8 @@ class ActorHost:
             kind, payloads = wire.SYSTEM_ERROR, [_cancelled(call)] * call.num_returns
         if len(payloads) != call.num_returns:
             payloads = payloads * call.num_returns
+        if kind == wire.TASK_ERROR and call.generator is not None:
+            kind, payloads = self.stream_raised(task_id, payloads)
         self._end_call(call, kind, payloads, done.contains)
         if rec.state.terminate_when_idle and rec.state.idle():
             self._die(rec, "all handles to it went out of scope", graceful=True)

@@ -86,6 +86,7 @@ class Actor:
         try:
             kind, payloads, contains = self.executor.load_and_call(
                 msg.task_id, lambda: self._method(msg.method), msg.args_blob, msg.deps, msg.num_returns, msg.name,
+                generator=msg.generator,
             )  # fmt: skip
         except ActorExit as e:
             self._exiting(msg, e)
@@ -98,7 +99,7 @@ class Actor:
                 set_task_context(self._context(msg.task_id, msg.name))
                 kind, payloads, contains = await self.executor.load_and_call_async(
                     msg.task_id, lambda: self._method(msg.method), msg.args_blob, msg.deps,
-                    msg.num_returns, msg.name,
+                    msg.num_returns, msg.name, msg.generator,
                 )  # fmt: skip
         except asyncio.CancelledError:  # cancelled before it started (waiting for its group)
             kind, payloads, contains = self.executor.cancelled(msg.name)

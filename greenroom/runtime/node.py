@@ -7,6 +7,7 @@ The node is a set of collaborators that each own their state, wired here:
     ActorHost         actors and their calls (actor_host.py)
     ObjectLifetimes   reference counts, pins, shared-memory blocks (node_objects.py)
     BlockingGets      get()/wait() in workers, the deadlock watch (node_gets.py)
+    Streams           generator tasks' streams of items, backpressure (node_streams.py)
     PlacementGroups   placement groups (node_placement.py)
     WorkerPool        the zygote and worker processes (worker_pool.py)
     Scheduler         who may run now: pure logic (greenroom/scheduler)
@@ -34,14 +35,16 @@ from typing import Any
 from greenroom import exceptions
 from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
-from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.handles import ACTOR, OBJECT
 from greenroom.runtime.node_gets import BlockingGets
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
+from greenroom.runtime.node_streams import Streams
 from greenroom.runtime.node_tasks import Tasks
 from greenroom.runtime.node_timeline import Timeline
 from greenroom.runtime.object_ref import return_ids
+from greenroom.runtime.options import STREAMING
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc
@@ -77,8 +80,9 @@ class Node:
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
         self.timeline = Timeline(clock_now=time.monotonic())  # uvloop's clock is the monotonic one
+        self.streams = Streams(self.lifetimes, give_back=lambda w: self.tasks.pipeline.give_back(w))
         shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, timeline=self.timeline)  # fmt: skip
+                      schedule=self._schedule, timeline=self.timeline, stream_raised=self.streams.raised)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
@@ -203,6 +207,8 @@ class Node:
             self._reference_events(w.id, msg.dropped)  # after its result's pins
         elif type(msg) is wire.Request:
             self._on_request(w, msg)
+        elif type(msg) is wire.Yielded:
+            self.streams.on_yielded(w, msg)
         elif type(msg) is wire.Handles:
             self._reference_events(w.id, msg.events)
         elif type(msg) is wire.Recalled:
@@ -215,11 +221,14 @@ class Node:
             self.reference_event(process, kind, key, delta)
 
     def reference_event(self, process: int, kind: str, key: bytes, delta: int) -> None:
-        """A process gained (+1) or lost (-1) its last ref to an object or handle to an actor."""
-        if kind == ACTOR:
+        """A process gained (+1) or lost (-1) its last ref to an object or handle to an actor,
+        or dropped a streaming generator after taking ``delta`` of its items (STREAM)."""
+        if kind == OBJECT:
+            self.lifetimes.reference_event(process, key, delta)
+        elif kind == ACTOR:
             self.actors.handle_event(process, key, delta)
         else:
-            self.lifetimes.reference_event(process, key, delta)
+            self.streams.drop(process, key, delta)
 
     def _on_worker_lost(self, w: WorkerProc) -> None:
         self.pool.forget(w)
@@ -231,6 +240,7 @@ class Node:
         if w.actor is not None:
             self.actors.on_lost(w)
         self.actors.process_gone(w.id)
+        self.streams.process_gone(w.id)
         self.lifetimes.release_process(w.id)
 
     # -- requests from workers ---------------------------------------------------------------
@@ -250,13 +260,20 @@ class Node:
                 self.lifetimes.put(w.id, put.object_id, wire.VALUE, put.payload, put.contains)
             elif op == wire.OP_ACTOR_CALL:
                 call = wire.ActorCallArgs._make(args)
-                self.actors.submit_call(call.actor_id, wire.CallSpec._make(call.call), holder=w.id)
+                spec = wire.CallSpec._make(call.call)
+                self.actors.submit_call(call.actor_id, spec, holder=w.id)
+                if spec.generator and spec.generator[0] == STREAMING:
+                    self.streams.open(spec.task_id, spec.name, w.id, spec.generator[1])
+            elif op == wire.OP_BACKPRESSURE:
+                self.streams.backpressure(w, request.request_id, *args)
             elif op == wire.OP_SUBMIT:
                 spec = TaskSpec.from_wire(wire.TaskMsg._make(args))
                 reason = self.scheduler.infeasible_reason(spec.request, spec.placement)
                 if reason:
                     raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
                 self.lifetimes.create_held(return_ids(spec.task_id, spec.num_returns), spec.name, w.id)
+                if spec.generator and spec.generator[0] == STREAMING:
+                    self.streams.open(spec.task_id, spec.name, w.id, spec.generator[1])
                 self.tasks.accept(spec)
                 self._schedule()
                 w.send(wire.Reply(request.request_id, True, None))
@@ -277,6 +294,10 @@ class Node:
     def api_cancel(self, object_id: bytes, force: bool) -> None:
         if not self.tasks.cancel(object_id, force):
             self.actors.cancel(object_id[:12], force)
+        self.streams.cancel(object_id[:12])
+
+    def api_stream_take(self, task_id: bytes, index: int, peek: bool) -> int | None:
+        return self.streams.take(task_id, index, peek)
 
     def api_create_actor(self, spec: Any, owner: int, get_if_exists: bool) -> list:
         spec = wire.ActorSpec._make(spec)

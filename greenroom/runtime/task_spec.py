@@ -28,6 +28,7 @@ class TaskSpec:
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
     capture: bool = False  # its own tasks and actors run in its placement group by default
+    generator: tuple | list | None = None  # (mode, backpressure) of a generator task (options.generator_of)
 
     def to_wire(self) -> wire.TaskMsg:
         retry = self.retry_exceptions
@@ -36,7 +37,7 @@ class TaskSpec:
         return wire.TaskMsg(
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
-            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.capture,
+            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.capture, self.generator,
         )  # fmt: skip
 
     @classmethod
@@ -47,7 +48,7 @@ class TaskSpec:
         return cls(
             msg.task_id, msg.name, msg.func_id, msg.func_blob, msg.args_blob, msg.deps, msg.num_returns,
             ResourceSet.from_units(msg.request), tuple(msg.placement) if msg.placement else None,
-            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.capture,
+            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.capture, msg.generator,
         )  # fmt: skip
 
 

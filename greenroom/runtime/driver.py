@@ -119,8 +119,9 @@ class DriverRuntime(Runtime):
         if entry is None or entry.kind is None:
             return None
         if not peek and entry.kind != wire.END:
-            node = self.node
-            node.loop.post(node.streams.taken, task_id, index)  # backpressure may let its producer go on
+            streams = self.node.streams
+            if streams.holds_back(task_id):  # its producer may be waiting for us to take this
+                self.node.loop.post(streams.taken, task_id, index)
         return entry.kind
 
     def stream_dropped(self, task_id: bytes, taken: int) -> None:

@@ -144,6 +144,12 @@ class Streams:
             self.taken(task_id, index)
         return entry.kind
 
+    def holds_back(self, task_id: bytes) -> bool:
+        """Whether the stream has backpressure, so the caller's progress must reach it (any
+        thread: the limit never changes)."""
+        stream = self.streams.get(task_id)
+        return stream is not None and stream.state.backpressure_limit > 0
+
     def taken(self, task_id: bytes, index: int) -> None:
         """The caller took slot ``index`` (the driver posts this; workers go through ``take``)."""
         stream = self.streams.get(task_id)

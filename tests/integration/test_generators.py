@@ -413,6 +413,9 @@ def test_cancel_stops_a_running_generator_task(gr, tmp_path, force):
     ray.cancel(gen, force=force)
     with pytest.raises(TaskCancelledError):
         ray.get(gen.completed(), timeout=20)  # it stopped producing: the call is over
+    final = count(path)
+    assert ray.get(numbers.remote(1).completed(), timeout=20) is None  # a round trip through the workers
+    assert count(path) == final  # nothing runs it any more
     refs = list(gen)  # what it yielded before it stopped, then the error
     with pytest.raises(TaskCancelledError):
         ray.get(refs[-1])
@@ -443,7 +446,9 @@ def test_cancel_stops_sync_and_async_actor_generators(gr, tmp_path):
     ray.cancel(gen)
     with pytest.raises(TaskCancelledError):
         ray.get(gen.completed(), timeout=20)
-    assert ray.get(list(sync.values.remote(2))) == [0, 1]  # the actor lives on
+    final = count(path)
+    assert ray.get(list(sync.values.remote(2))) == [0, 1]  # the actor lives on, and serves other calls
+    assert count(path) == final
 
     @ray.remote
     class AsyncForever:

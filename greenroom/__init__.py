@@ -19,13 +19,16 @@ from greenroom.runtime.api import (
     wait,
 )
 from greenroom.runtime.context import get_cpu_ids, get_gpu_ids
+from greenroom.runtime.generators import DynamicObjectRefGenerator, ObjectRefGenerator
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.runtime_context import get_runtime_context
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DynamicObjectRefGenerator",
     "ObjectRef",
+    "ObjectRefGenerator",
     "actor",
     "get_actor",
     "kill",

@@ -20,9 +20,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def test_all_is_pinned():
     """greenroom.__all__ changes only on purpose."""
     assert sorted(greenroom.__all__) == sorted([
-        "ObjectRef", "actor", "get_actor", "kill", "method", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-        "get_cpu_ids", "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote",
-        "timeline",
+        "DynamicObjectRefGenerator", "ObjectRef", "ObjectRefGenerator", "actor", "get_actor", "kill", "method",
+        "available_resources", "cancel", "cluster_resources", "exceptions", "get", "get_cpu_ids", "get_gpu_ids",
+        "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote", "timeline",
         "shutdown", "util", "wait",
     ])  # fmt: skip
     for name in greenroom.__all__:

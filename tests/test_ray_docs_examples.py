@@ -49,6 +49,8 @@ PASSING = [
     "25_task_retries.py",
     "26_cancel_tasks.py",
     "27_cancel_actor_tasks.py",
+    "28_generators_streaming.py",
+    "29_generators_wait_asyncio.py",
     "31_actor_pool.py",
     "32_queue.py",
     "33_multiprocessing_pool.py",
@@ -65,11 +67,8 @@ PASSING = [
 ]
 
 FAILING = {
-    "28_generators_streaming.py": "no streaming generators yet: a generator function's .remote() returns one "
-    "ObjectRef, not an ObjectRefGenerator (TypeError: 'ObjectRef' object is not iterable)",
-    "29_generators_wait_asyncio.py": "no ObjectRefGenerator yet (ImportError: cannot import name "
-    "'ObjectRefGenerator' from 'greenroom')",
-    "30_generators_dynamic.py": "no dynamic generators yet (TypeError: num_returns='dynamic': expected an integer)",
+    "30_generators_dynamic.py": "a generator called with an integer num_returns that raises part-way fails all "
+    "its refs; Ray keeps the values it yielded before the error in the first ones",
     "44_numpy_readonly.py": "numpy arrays under 1 MB travel by copy and arrive writable; Ray's come from the "
     "object store read-only, so a task writing to its argument must fail with 'assignment destination is "
     "read-only'",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-from typing import Any, Callable
+from typing import Any
 
 from greenroom import exceptions
 from greenroom.actors.handle import ActorHandle

@@ -23,7 +23,6 @@ import threading
 import traceback
 from typing import Any
 
-from greenroom import exceptions
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.connection import NodeGone, ThreadedConnection
 from greenroom.runtime.context import TaskContext, set_task_context
@@ -89,6 +88,7 @@ class Actor:
         try:
             kind, payloads, contains = self.executor.load_and_call(
                 msg.task_id, lambda: self._method(msg.method), msg.args_blob, msg.deps, msg.num_returns, msg.name,
+                generator=msg.generator,
             )  # fmt: skip
         except ActorExit as e:
             self._exiting(msg, e)
@@ -101,7 +101,7 @@ class Actor:
                 set_task_context(self._context(msg.task_id, msg.name))
                 kind, payloads, contains = await self.executor.load_and_call_async(
                     msg.task_id, lambda: self._method(msg.method), msg.args_blob, msg.deps,
-                    msg.num_returns, msg.name,
+                    msg.num_returns, msg.name, msg.generator,
                 )  # fmt: skip
         except asyncio.CancelledError:  # cancelled before it started (waiting for its group)
             kind, payloads, contains = self.executor.cancelled(msg.name)

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from greenroom import _config as config
 from greenroom.runtime import limits, state
+from greenroom.runtime.generators import ObjectRefGenerator
 from greenroom.runtime.limits import NodeEnforcement, parse_enforce
 from greenroom.runtime.object_ref import ObjectRef
 
@@ -242,40 +243,63 @@ def get(object_refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None =
         RayTaskError: the task raised (also an instance of the original type).
         GetTimeoutError: not ready within ``timeout`` seconds.
         WorkerCrashedError, TaskCancelledError, RaySystemError: see exceptions.
+
+    An ObjectRefGenerator is returned as it is, as in Ray: iterate it for its refs.
     """
-    refs, single = _as_refs(object_refs, "get")
+    try:
+        refs, single = _as_refs(object_refs, "get")
+    except ValueError:
+        if isinstance(object_refs, ObjectRefGenerator):
+            return object_refs
+        raise
     _check_timeout(timeout, "get")
     values = state.runtime().get(refs, timeout)
     return values[0] if single else values
 
 
+def _waitables(object_refs: Any) -> list:
+    """The refs and ObjectRefGenerators given to wait(), checked as refs are for get()."""
+    if isinstance(object_refs, (list, tuple)):
+        _as_refs([r for r in object_refs if not isinstance(r, ObjectRefGenerator)], "wait")
+        return list(object_refs)
+    return _as_refs(object_refs, "wait")[0]
+
+
 def wait(
-    object_refs: Sequence[ObjectRef],
+    object_refs: Sequence[ObjectRef | ObjectRefGenerator],
     *,
     num_returns: int = 1,
     timeout: float | None = None,
     fetch_local: bool = True,
-) -> tuple[list[ObjectRef], list[ObjectRef]]:
+) -> tuple[list, list]:
     """Wait until ``num_returns`` refs are ready or ``timeout`` passes.
 
     Returns ``(ready, not_ready)``, each in the order of ``object_refs``;
-    ``ready`` holds at most ``num_returns`` refs.
+    ``ready`` holds at most ``num_returns`` refs. An ObjectRefGenerator may stand
+    among the refs: it is ready when ``next()`` of it would not block.
     """
-    if isinstance(object_refs, ObjectRef):
+    if isinstance(object_refs, (ObjectRef, ObjectRefGenerator)):
         raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef: wrap it in a list")
-    refs, _ = _as_refs(object_refs, "wait")
-    if len(set(refs)) != len(refs):
+    waitables = _waitables(object_refs)
+    if len(set(waitables)) != len(waitables):
         raise ValueError("wait() got the same ObjectRef twice; pass each ref once")
     if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
         raise ValueError(f"wait(num_returns={num_returns!r}): expected a positive integer")
-    if num_returns > len(refs):
-        raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(refs)} refs given")
+    if num_returns > len(waitables):
+        raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(waitables)} refs given")
     _check_timeout(timeout, "wait")
-    ready_ids = state.runtime().wait_ids([r.id for r in refs], num_returns, timeout)
-    ready: list[ObjectRef] = []
-    not_ready: list[ObjectRef] = []
-    for r in refs:
-        (ready if r.id in ready_ids and len(ready) < num_returns else not_ready).append(r)
+    # A generator waits on its next slot; a finished one is ready (its next() returns at once).
+    ids = [w.id if type(w) is ObjectRef else w._wait_id() for w in waitables]
+    pending = [oid for oid in ids if oid is not None]
+    needed = num_returns - (len(ids) - len(pending))
+    if needed > 0:
+        ready_ids = state.runtime().wait_ids(pending, needed, timeout)
+    else:
+        ready_ids = state.runtime().wait_ids(pending, len(pending), 0) if pending else set()
+    ready: list = []
+    not_ready: list = []
+    for w, oid in zip(waitables, ids):
+        (ready if (oid is None or oid in ready_ids) and len(ready) < num_returns else not_ready).append(w)
     return ready, not_ready
 
 
@@ -284,10 +308,14 @@ def put(value: Any) -> ObjectRef:
     return state.runtime().put(value)
 
 
-def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+def cancel(object_ref: ObjectRef | ObjectRefGenerator, *, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task behind ``object_ref``: a queued task never runs; a running
     one gets KeyboardInterrupt (``force=True``: its worker is killed). Its
-    ``get()`` then raises TaskCancelledError."""
+    ``get()`` then raises TaskCancelledError. A generator task stops yielding:
+    its ObjectRefGenerator gives the refs so far, then one that raises
+    TaskCancelledError."""
+    if isinstance(object_ref, ObjectRefGenerator):
+        object_ref = object_ref.completed()
     if not isinstance(object_ref, ObjectRef):
         raise TypeError(f"cancel() expects an ObjectRef, got {object_ref!r:.100}")
     state.runtime().call("cancel", object_ref.id, bool(force))

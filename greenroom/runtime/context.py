@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextvars
 from dataclasses import dataclass, field
-from typing import Any
 
 from greenroom.runtime.limits import CPU_AFFINITY
 

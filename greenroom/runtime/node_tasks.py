@@ -50,7 +50,7 @@ class Tasks:
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
                  broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
-                 gpus: GpuMemory) -> None:  # fmt: skip
+                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]]) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -65,6 +65,7 @@ class Tasks:
         self.timeline = timeline
         self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each task's
         self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
+        self.stream_raised = stream_raised  # a streaming task's error becomes its last item (node_streams.py)
         self.records: dict[bytes, TaskRecord] = {}
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
@@ -154,7 +155,8 @@ class Tasks:
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps] if spec.deps else []
         placement = spec.placement and self.placement_info(spec.placement)
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
-                         task.assigned, placement, spec.capture, spec.enforce & self.enforce))  # fmt: skip
+                         task.assigned, placement, spec.capture, spec.enforce & self.enforce,
+                         spec.generator))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
@@ -197,6 +199,8 @@ class Tasks:
         else:
             if len(payloads) != spec.num_returns:
                 payloads = payloads * spec.num_returns
+            if kind == wire.TASK_ERROR and spec.generator is not None:
+                kind, payloads = self.stream_raised(spec.task_id, payloads)
             self._finish(task, kind, payloads, done.contains)
         self.schedule()
 

@@ -9,6 +9,7 @@ medians; ``latencies`` gives the median and p99 of sequential calls.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -82,10 +83,20 @@ def latencies(call: Callable[[int], object], k: int) -> Metrics:
 
 
 def init_lib(lib: str):
-    """Import greenroom or ray and start it on NUM_CPUS worker CPUs: the same line for both."""
+    """Import greenroom or ray and start it on NUM_CPUS worker CPUs: the same line for both.
+    With $BENCH_ADDRESS (benchmarks/attached.py), attach to the running node there instead."""
     ray = __import__(lib)
-    ray.init(num_cpus=NUM_CPUS, include_dashboard=False)
+    start(ray)
     return ray
+
+
+def start(ray) -> None:
+    """``init()`` as every workload calls it (see init_lib)."""
+    address = os.environ.get("BENCH_ADDRESS")
+    if address:
+        ray.init(address=address)
+    else:
+        ray.init(num_cpus=NUM_CPUS, include_dashboard=False)
 
 
 def noop(x):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from harness import NUM_CPUS, RUNTIMES, Runtime, latencies, noop, repeat, workload
+from harness import NUM_CPUS, RUNTIMES, Runtime, latencies, noop, repeat, start, workload
 
 SLEEP_S = 0.001
 
@@ -20,7 +20,7 @@ def cold_start(lib: str, n: int, reps: int, spawned_at: float = 0.0):
     t0 = time.perf_counter()
     ray = __import__(lib)
     t1 = time.perf_counter()
-    ray.init(num_cpus=NUM_CPUS, include_dashboard=False)
+    start(ray)
     t2 = time.perf_counter()
     assert ray.get(ray.remote(noop).remote(1)) == 1
     t3 = time.perf_counter()

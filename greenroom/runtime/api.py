@@ -7,7 +7,7 @@ import logging
 from typing import Any, Sequence
 
 from greenroom import _config as config
-from greenroom.runtime import limits, state
+from greenroom.runtime import head_files, limits, state
 from greenroom.runtime.generators import ObjectRefGenerator
 from greenroom.runtime.limits import NodeEnforcement, parse_enforce
 from greenroom.runtime.object_ref import ObjectRef
@@ -68,7 +68,9 @@ def init(
     """Start greenroom on this machine (or return the running instance).
 
     Args:
-        address: None or "local" starts a node in this process.
+        address: None or "local" starts a node in this process; "auto" attaches to the
+            head running on this machine (``greenroom start --head``), a path to the
+            head's socket. None also reads $GREENROOM_ADDRESS.
         num_cpus: CPUs to schedule with (default: this machine's cores).
         num_gpus: GPUs to schedule with (default: what NVML finds; 0 without
             NVML). A number above the real count is allowed; tasks then get
@@ -109,11 +111,26 @@ def init(
                 raise ValueError(f"init({key}={value!r}) is not supported by greenroom on one machine; remove it")
         if include_dashboard:
             raise ValueError("init(include_dashboard=True): greenroom has no dashboard; remove the argument")
-        if address not in (None, "local"):
+        if address is not None and not isinstance(address, str):
+            raise TypeError(f"init(address={address!r}): expected a string such as 'auto'")
+        if address is not None and address.startswith("ray"):
             raise ValueError(
-                f"init(address={address!r}): attaching to another node or a Ray cluster is not available "
-                "yet; call init() without address to start greenroom on this machine"
+                f"init(address={address!r}): attaching to a Ray cluster is not available yet; "
+                "call init() without address to start greenroom on this machine"
             )
+        head = head_files.resolve(address)
+        if head is not None:
+            given = [k for k, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("resources", resources),
+                     ("object_store_memory", object_store_memory), ("_memory", _memory)) if v is not None]  # fmt: skip
+            if given:
+                raise ValueError(
+                    f"init(address={address!r}, {', '.join(given)}=...): the head's resources are set when it "
+                    "starts (`greenroom start --head --num-cpus ...`); remove them here"
+                )
+            if namespace is not None and not isinstance(namespace, str):
+                raise TypeError(f"init(namespace={namespace!r}): expected a string")
+            logger.setLevel(logging_level)
+            return _attach(head, namespace, log_to_driver)
         _check_amount("num_cpus", num_cpus)
         _check_amount("num_gpus", num_gpus, integral=True)
         _check_amount("object_store_memory", object_store_memory, integral=True)
@@ -196,6 +213,18 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     rt.init_context = InitContext(
         address_info={"address": "local", "node_id": job["node_id"], "node_ip_address": ip}, dashboard_url=None,
         object_store_memory=object_store_memory,
+    )  # fmt: skip
+    state.set_runtime(rt)
+    return rt.init_context
+
+
+def _attach(path: str, namespace: str | None, log_to_driver: bool) -> InitContext:
+    from greenroom.runtime.attached import AttachedRuntime
+
+    rt = AttachedRuntime(path, namespace, log_to_driver)
+    rt.init_context = InitContext(
+        address_info={"address": path, "node_id": rt.node_id, "node_ip_address": config.node_ip_address()},
+        dashboard_url=None,
     )  # fmt: skip
     state.set_runtime(rt)
     return rt.init_context

@@ -28,7 +28,6 @@ stop the loop.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import sys
 import time
@@ -37,11 +36,12 @@ from typing import Any
 
 from greenroom import _config as config
 from greenroom import exceptions
-from greenroom.runtime import object_store, serialization, wire
+from greenroom.runtime import node_requests, node_status, object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.assignments import Assignments
 from greenroom.runtime.handles import ACTOR, OBJECT
 from greenroom.runtime.limits import CPU_AFFINITY, NodeEnforcement
+from greenroom.runtime.node_clients import ClientConn, Clients, task_owner
 from greenroom.runtime.node_gets import BlockingGets
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
@@ -52,7 +52,6 @@ from greenroom.runtime.node_streams import Streams
 from greenroom.runtime.node_tasks import Tasks
 from greenroom.runtime.node_timeline import Timeline
 from greenroom.runtime.object_ref import return_ids
-from greenroom.runtime.options import STREAMING
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc
@@ -107,6 +106,9 @@ class Node:
         )  # fmt: skip
         self.tasks = Tasks(self.loop, self.scheduler, self.lifetimes, self.pool, pin_actors=self.actors.pin,
                            drop_get=self.gets.drop, **shared)  # fmt: skip
+        self.clients = Clients(next_id=self.pool.new_id, job=self.job, store=self.arena, on_message=self._on_message,
+                               on_lost=self._on_client_lost, add_path=self.pool.add_path)  # fmt: skip
+        self.tasks.job_of = self.clients.job_of
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
@@ -127,7 +129,12 @@ class Node:
         finally:
             self.arena.close()
 
+    def listen(self, path: str) -> None:
+        """Serve attached drivers on a Unix socket at ``path`` (a head; node_clients.py)."""
+        self.loop.call(lambda: self.loop.own(self.clients.listen(path)))
+
     async def _close(self) -> None:
+        self.clients.close()
         lost = exceptions.ObjectLostError("the greenroom node shut down before this object was ready")
         self.lifetimes.fail_pending(wire.SYSTEM_ERROR, serialization.dumps(lost))
         self.memory.stop()
@@ -219,7 +226,7 @@ class Node:
                 self.tasks.on_done(w, msg)
             self._reference_events(w.id, msg.dropped)  # after its result's pins
         elif type(msg) is wire.Request:
-            self._on_request(w, msg)
+            node_requests.serve(self, w, msg)
         elif type(msg) is wire.Yielded:
             self.streams.on_yielded(w, msg)
         elif type(msg) is wire.Handles:
@@ -254,64 +261,21 @@ class Node:
         self.tasks.on_worker_lost(w)
         if w.actor is not None:
             self.actors.on_lost(w)
-        self.actors.process_gone(w.id)
-        for pg_id in self.placement.owned_by(w.id):  # as in Ray, a group fate-shares with its creator
-            self.api_remove_placement_group(pg_id)
-        self.streams.process_gone(w.id)
-        self.lifetimes.release_process(w.id)
+        self._process_gone(w.id)
 
-    # -- requests from workers ---------------------------------------------------------------
-    def _on_request(self, w: WorkerProc, request: wire.Request) -> None:
-        op, args = request.op, request.args
-        try:
-            if op == wire.OP_GET:
-                get = wire.GetArgs._make(args)
-                self.tasks.pipeline.give_back(w)
-                self.gets.request(w, request.request_id, get.ids, len(get.ids), get.timeout, payloads=True)
-            elif op == wire.OP_WAIT:
-                wait = wire.WaitArgs._make(args)
-                self.tasks.pipeline.give_back(w)
-                self.gets.request(w, request.request_id, wait.ids, wait.num_returns, wait.timeout, payloads=False)
-            elif op == wire.OP_PUT:
-                put = wire.PutArgs._make(args)
-                self.lifetimes.put(w.id, put.object_id, wire.VALUE, put.payload, put.contains)
-            elif op == wire.OP_ACTOR_CALL:
-                call = wire.ActorCallArgs._make(args)
-                spec = wire.CallSpec._make(call.call)
-                self.actors.submit_call(call.actor_id, spec, holder=w.id)
-                if spec.generator and spec.generator[0] == STREAMING:
-                    self.streams.open(spec.task_id, spec.name, w.id, spec.generator[1])
-            elif op == wire.OP_BACKPRESSURE:
-                self.streams.backpressure(w, request.request_id, *args)
-            elif op == wire.OP_SUBMIT:
-                spec = TaskSpec.from_wire(wire.TaskMsg._make(args))
-                reason = self.scheduler.infeasible_reason(spec.request, spec.placement)
-                if reason:
-                    raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
-                self.lifetimes.create_held(return_ids(spec.task_id, spec.num_returns), spec.name, w.id)
-                if spec.generator and spec.generator[0] == STREAMING:
-                    self.streams.open(spec.task_id, spec.name, w.id, spec.generator[1])
-                self.tasks.accept(spec)
-                self._schedule()
-                w.send(wire.Reply(request.request_id, True, None))
-            elif op == wire.OP_CALL:
-                call = wire.CallArgs._make(args)
-                call_args = serialization.loads(call.args_blob)
-                if call.method == "create_actor":
-                    call_args = (call_args[0], w.id, *call_args[2:])  # the owner is this worker
-                elif call.method == "create_placement_group":
-                    call_args = (*call_args[:4], w.id)  # the owner is this worker
-                if call.method == "allocate":
-                    result = self.lifetimes.allocate_for(w.id, *call_args)
-                else:
-                    result = getattr(self, "api_" + call.method)(*call_args)
-                if isinstance(result, asyncio.Future):  # done once it is: kill() of a GPU actor
-                    rid = request.request_id
-                    result.add_done_callback(lambda _: w.send(wire.Reply(rid, True, None)))
-                    return
-                w.send(wire.Reply(request.request_id, True, result))
-        except Exception as e:
-            w.send(wire.Reply(request.request_id, False, serialization.dumps(e)))
+    def _on_client_lost(self, conn: ClientConn) -> None:
+        """An attached driver went away: its job ends, as in Ray (its tasks are cancelled)."""
+        if not self.closed:
+            for task_id in [t for t in self.tasks.records if task_owner(t) == conn.id]:
+                self.tasks.cancel(task_id, True)
+            self._process_gone(conn.id)
+
+    def _process_gone(self, process: int) -> None:
+        self.actors.process_gone(process)
+        for pg_id in self.placement.owned_by(process):  # as in Ray, a group fate-shares with its creator
+            self.api_remove_placement_group(pg_id)
+        self.streams.process_gone(process)
+        self.lifetimes.release_process(process)
 
     # -- the API (through call(), on the loop) ------------------------------------------------
     def api_cancel(self, object_id: bytes, force: bool) -> None:
@@ -334,8 +298,15 @@ class Node:
     def api_actor_info(self, actor_id: bytes) -> list:
         return self.actors.info(self.actors.actors[actor_id])
 
-    def api_list_named_actors(self, all_namespaces: bool) -> list:
-        return self.actors.named(self.namespace, all_namespaces)
+    def api_list_named_actors(self, all_namespaces: bool, namespace: str | None = None) -> list:
+        return self.actors.named(namespace or self.namespace, all_namespaces)
+
+    def api_infeasible_reason(self, request: ResourceSet, placement: Any) -> str | None:
+        return self.scheduler.infeasible_reason(request, placement)
+
+    def api_status(self) -> dict:
+        """What ``greenroom status`` shows (node_status.py)."""
+        return node_status.status(self)
 
     def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> Any:
         """Kill an actor; for a GPU actor, the task that frees its GPUs (call() waits for it)."""

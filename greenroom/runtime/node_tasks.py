@@ -67,6 +67,7 @@ class Tasks:
         self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.stream_raised = stream_raised  # a streaming task's error becomes its last item (node_streams.py)
         self.records: dict[bytes, TaskRecord] = {}
+        self.job_of: Callable[[bytes], int] = lambda task_id: 0  # the job a task shares the node as
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
                                  finish_cancelled=self.finish_cancelled, schedule=schedule)  # fmt: skip
@@ -108,7 +109,7 @@ class Tasks:
                 self._finish(task, entry.kind, [entry.payload] * spec.num_returns)
                 return
         try:
-            self.scheduler.submit(spec.task_id, spec.request, spec.placement)
+            self.scheduler.submit(spec.task_id, spec.request, spec.placement, self.job_of(spec.task_id))
         except Unschedulable as e:
             task.state.finish()
             self._fail(task, exceptions.TaskUnschedulableError(f"task {spec.name!r}: {e}"))

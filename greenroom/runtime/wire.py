@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -42,6 +42,12 @@ FORKED = 21
 EXITED = 22
 SETUP = 23
 PRELOAD = 24
+ADD_PATH = 25
+# attached driver <-> head (node_clients.py)
+ATTACH = 30
+WELCOME = 31
+REFUSED = 32
+OUTPUT = 33
 
 # Payload kinds: how to read a stored object.
 VALUE = 0  # pickled value
@@ -251,6 +257,52 @@ class Preload(NamedTuple):
     tag: int = PRELOAD
 
 
+class AddPath(NamedTuple):
+    """Directories to put on every later worker's sys.path (an attached driver's)."""
+
+    path: list
+    tag: int = ADD_PATH
+
+
+# -- attached driver <-> head ------------------------------------------------------------------
+class Attach(NamedTuple):
+    """A client's first message on the head's socket. ``role``: "driver" (a job) or
+    "observer" (``greenroom status``: not a job, owns nothing)."""
+
+    version: int
+    pid: int
+    namespace: str | None
+    path: list  # its sys.path and working directory: workers import its modules
+    role: str
+    tag: int = ATTACH
+
+
+class Welcome(NamedTuple):
+    """Answer to Attach; the object store's file descriptor comes with it (SCM_RIGHTS)."""
+
+    process: int  # its id on the node: it mints its task ids and holds its refs
+    job: dict  # namespace, job_id, node_id, node_ip
+    store_size: int
+    head_pid: int
+    tag: int = WELCOME
+
+
+class Refused(NamedTuple):
+    """The head will not serve this client (a protocol mismatch, a bad first message)."""
+
+    reason: str
+    tag: int = REFUSED
+
+
+class Output(NamedTuple):
+    """Lines a worker printed while it ran work this driver owns (``stream``: 1 or 2)."""
+
+    stream: int
+    pid: int
+    lines: list
+    tag: int = OUTPUT
+
+
 # -- request arguments and specs -------------------------------------------------------------
 class GetArgs(NamedTuple):
     ids: list
@@ -355,7 +407,8 @@ class PlacementInfo(NamedTuple):
 TYPES: dict[int, type] = {
     cls._field_defaults["tag"]: cls
     for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, CancelCall, Hello, Done, Yielded, Request,
-                Handles, ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload)
+                Handles, ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload, AddPath, Attach, Welcome,
+                Refused, Output)
 }  # fmt: skip
 
 

@@ -171,6 +171,7 @@ class WorkerPool:
         self.idle: dict[str, list[WorkerProc]] = {}
         self._next_id = 0
         self.zygote: subprocess.Popen | None = None
+        self.path: list[str] = []  # what workers have on sys.path
         self.control: socket.socket | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -191,6 +192,7 @@ class WorkerPool:
         path = list(sys.path)
         if os.getcwd() not in path and "" not in path:
             path.append(os.getcwd())
+        self.path = path
         ours.send(serialization.pack(wire.Setup(path, store, self.preload_modules, self.job)))
         ours.setblocking(False)
         self.loop.add_reader(ours.fileno(), self._on_zygote)
@@ -202,13 +204,17 @@ class WorkerPool:
             return idle.pop()
         return self.spawn(key, env)
 
+    def new_id(self) -> int:
+        """A process id on this node, never given to another worker or client."""
+        self._next_id += 1
+        return self._next_id
+
     def spawn(self, key: str, env: dict[str, str]) -> WorkerProc:
         """A new worker process started with ``env`` (its CUDA_VISIBLE_DEVICES, GPU memory caps),
         never a reused one (an actor's own process)."""
         if self.broken:
             raise RuntimeError(self.broken)
-        self._next_id += 1
-        w = WorkerProc(self, self._next_id, key)
+        w = WorkerProc(self, self.new_id(), key)
         self.workers[w.id] = w
         self._to_zygote(wire.Fork(w.id, env))
         w.hello_timer = self.loop.call_later(wire.HELLO_DEADLINE_S, self._no_hello, w)
@@ -217,6 +223,19 @@ class WorkerPool:
     def preload(self, modules: list[str]) -> None:
         if self.control is not None and not self.broken:
             self._to_zygote(wire.Preload(modules))
+
+    def add_path(self, path: list[str]) -> None:
+        """Put directories on every later worker's sys.path (an attached driver's); idle
+        workers, forked without them, are retired."""
+        new = [p for p in path if p and p not in self.path]
+        if not new or self.control is None or self.broken:
+            return
+        self.path += new
+        self._to_zygote(wire.AddPath(new))
+        for idle in self.idle.values():
+            for w in idle:
+                self.retire(w)
+            idle.clear()
 
     def hello(self, w: WorkerProc, raw: Any) -> None:
         """A worker's first message must be its HELLO: work may go to it from then on."""

@@ -97,6 +97,8 @@ class Zygote:
         elif type(msg) is wire.Preload:
             preload(msg.modules)
             self.pools_loaded = loaded_thread_pools()
+        elif type(msg) is wire.AddPath:
+            sys.path.extend(p for p in msg.path if p not in sys.path)
 
     def _reap(self) -> None:
         while self.children:

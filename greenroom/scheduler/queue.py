@@ -10,6 +10,11 @@ shape that must wait never holds up another shape that fits.
 Placement groups reserve their bundles from the node pool; each reserved bundle
 is a pool of its own that tasks placed in it are granted from.
 
+Jobs: each task belongs to a job (an attached driver; 0 by default), part of its
+shape. With more than one job queued, the next grant goes to the job with the
+fewest tasks running (ties: the one served least recently, then the oldest head), so no driver's queue starves
+another's, and a running task takes no follower while another job waits.
+
 Pipelining: a running task may take the next queued task of its shape as its
 *follower* (`take_follower`). The follower leaves the queue and, when its
 leader finishes, inherits the leader's allocation as is (`hand_over`), so the
@@ -41,7 +46,8 @@ __all__ = ["Decisions", "Grant", "PlacementGroupState", "Scheduler"]
 
 PlacementGroupState = Literal["PENDING", "CREATED", "REMOVED"]
 Placement = tuple[Hashable, int]  # (placement group id, bundle index; -1 = any bundle)
-_Shape = tuple[ResourceSet, "Placement | None"]
+_Shape = tuple[ResourceSet, "Placement | None", int]  # request, placement, job
+_FIRST = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,10 @@ class Scheduler:
         self._fits_node: set[ResourceSet] = set()  # requests known to fit the node
         self._groups: dict[Hashable, _Group] = {}
         self._pending_groups: dict[Hashable, None] = {}  # ordered set, creation order
+        self._job_running: dict[int, int] = {}  # job -> tasks it has running
+        self._many_jobs = False  # a job other than 0 submitted: share between jobs
+        self._job_served: dict[int, int] = {}  # job -> when it was last granted (a grant count)
+        self._grants = 0
 
     # -- node --------------------------------------------------------------------
 
@@ -137,13 +147,14 @@ class Scheduler:
     # -- tasks -------------------------------------------------------------------
 
     def submit(
-        self, key: Hashable, request: ResourceSet, placement: Placement | None = None
+        self, key: Hashable, request: ResourceSet, placement: Placement | None = None, job: int = 0
     ) -> None:
         """Queue a task (or actor creation) under the caller's `key`.
 
         Args:
             placement: (pg_id, bundle index) to run inside a placement group;
                 index -1 means any bundle.
+            job: the job it belongs to; jobs share the node fairly (see the module docstring).
 
         Raises:
             Unschedulable: the request can never fit the node, the bundle (any
@@ -159,7 +170,9 @@ class Scheduler:
                 raise Unschedulable(reason)
             if placement is None:  # the node's totals never change: once feasible, always
                 self._fits_node.add(request)
-        shape: _Shape = (request, placement)
+        shape: _Shape = (request, placement, job)
+        if job:
+            self._many_jobs = True
         self._seq += 1
         queue = self._queues.get(shape)
         if queue is None:
@@ -267,6 +280,7 @@ class Scheduler:
         if running.follower is not None:
             self.recall(running.follower)
         del self._running[key]
+        self._job_running[running.shape[2]] -= 1
         if running.blocked:
             running.pool.reclaim(running.lendable, running.allocation.cpus)
         running.pool.release(running.allocation)
@@ -287,6 +301,8 @@ class Scheduler:
         queue = self._queues.get(running.shape)
         if queue is None:
             return None
+        if self._many_jobs and self._other_job_waits(running.shape[2]):
+            return None  # the slot goes back to the scheduling pass, which shares it
         seq = self._head(queue)
         if seq is None:
             return None
@@ -302,6 +318,9 @@ class Scheduler:
         running.follower_seq = seq
         self._leaders[follower] = key
         return follower
+
+    def _other_job_waits(self, job: int) -> bool:
+        return any(shape[2] != job and queue.live > 0 for shape, queue in self._queues.items())
 
     def hand_over(self, key: Hashable) -> Hashable | None:
         """Running task `key` finished: its follower (returned) now holds its allocation.
@@ -392,17 +411,23 @@ class Scheduler:
             decisions.placement_groups_ready.append(pg_id)
 
         # Merge the shapes' FIFOs by the head's sequence number (unique, so the
-        # heap never compares shapes). A shape leaves the heap at its first failure.
-        heap: list[tuple[int, _Shape]] = []
+        # heap never compares shapes), after the running count of the shape's job
+        # when jobs share the node (0 otherwise). A shape leaves the heap at its
+        # first failure.
+        share = self._many_jobs
+        heap: list[tuple[tuple[int, int], int, _Shape]] = []
         for shape, queue in self._queues.items():
             head = self._head(queue)
             if head is not None:
-                heap.append((head, shape))
+                heap.append((self._rank(shape[2]) if share else _FIRST, head, shape))
         heapq.heapify(heap)
         while heap:
-            _, shape = heapq.heappop(heap)
+            rank, head, shape = heapq.heappop(heap)
+            if share and rank != self._rank(shape[2]):  # its job got grants since: re-rank
+                heapq.heappush(heap, (self._rank(shape[2]), head, shape))
+                continue
             queue = self._queues[shape]
-            placed = self._try_place(*shape)
+            placed = self._try_place(shape[0], shape[1])
             if placed is None:
                 continue
             allocation, pool, placement = placed
@@ -411,12 +436,21 @@ class Scheduler:
             queue.live -= 1
             self._running[key] = _Running(allocation, pool, placement, shape)
             decisions.grants.append(Grant(key, allocation, placement))
+            job = shape[2]
+            self._job_running[job] = self._job_running.get(job, 0) + 1
+            if share:
+                self._grants += 1
+                self._job_served[job] = self._grants
             head = self._head(queue)
             if head is None:
                 del self._queues[shape]
             else:
-                heapq.heappush(heap, (head, shape))
+                heapq.heappush(heap, (self._rank(job) if share else _FIRST, head, shape))
         return decisions
+
+    def _rank(self, job: int) -> tuple[int, int]:
+        """Which job goes first: fewest tasks running, then the one served least recently."""
+        return self._job_running.get(job, 0), self._job_served.get(job, 0)
 
     def _head(self, queue: _Queue) -> int | None:
         """Sequence number of the oldest live entry, dropping cancelled ones before it."""

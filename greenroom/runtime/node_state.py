@@ -262,7 +262,7 @@ class NodeState:
                  "workers": self.workers, "objects": self.objects, "nodes": self.nodes}.get(kind)  # fmt: skip
         if build is None:
             raise ValueError(f"no state of kind {kind!r}")
-        rows, total = [], 0
+        rows, total = [], self.history.dropped if kind == "tasks" else 0
         for row in build():
             total += 1
             if len(rows) < MAX_ROWS:
@@ -297,6 +297,12 @@ class NodeState:
 
     def tasks(self):
         """Unfinished work first (tasks, actor creations, actor calls), then the finished, newest first."""
+        job = self._job()
+        for row in self._task_rows():
+            row["job_id"], row["node_id"] = job["job_id"], job["node_id"]
+            yield row
+
+    def _task_rows(self):
         history = self.history
         for task in list(self.node.tasks.records.values()):
             yield task_row(task, TASK_PHASES.get(task.state.phase, "NIL"), history)

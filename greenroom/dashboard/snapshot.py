@@ -22,7 +22,7 @@ from greenroom.util.state import list_actors, list_nodes, list_placement_groups,
 TUNE_PREFIX = "tune/"
 LOG_FILES = 3  # newest log files shown
 LOG_LINES = 50  # last lines of each
-RECENT_FINISHED = 20  # finished tasks shown after the unfinished ones
+UNFINISHED = [("state", "!=", "FINISHED"), ("state", "!=", "FAILED")]
 FRESH_FINISHED_S = 60.0  # a finished Tune run stays on the page this long
 
 
@@ -34,19 +34,18 @@ def snapshot(log_dir: str | None = None) -> dict[str, Any]:
         total = greenroom.cluster_resources()
         available = greenroom.available_resources()
         actors = [a.asdict() for a in list_actors(limit=1000, detail=True, raise_on_missing_output=False)]
-        tasks = [t.asdict() for t in list_tasks(limit=2000, detail=True, raise_on_missing_output=False)]
+        unfinished = [t.asdict() for t in list_tasks(filters=UNFINISHED, limit=1000, detail=True,
+                                                      raise_on_missing_output=False)]  # fmt: skip
         groups = [g.asdict() for g in list_placement_groups(limit=200, detail=True, raise_on_missing_output=False)]
         nodes = list_nodes()
         summary = summarize_tasks()["cluster"]
         tune = [json.loads(value) for key in _hooks.kv_keys(TUNE_PREFIX) if (value := _hooks.kv_get(key))]
-    unfinished = [t for t in tasks if t["state"] not in ("FINISHED", "FAILED")]
-    finished = [t for t in tasks if t["state"] in ("FINISHED", "FAILED")][:RECENT_FINISHED]
     gpu_ids = nodes[0].gpu_ids if nodes else []
     now = time.time()
     return {
         "running": True, "time": now, "node": nodes[0].asdict() if nodes else None,
         "resources": resource_rows(total, available), "gpus": gpu_use(gpu_ids, actors, unfinished),
-        "actors": actors, "tasks": unfinished, "finished": finished, "summary": summary,
+        "actors": actors, "tasks": unfinished, "summary": summary,
         "placement_groups": groups, "logs": tail_logs(log_dir),
         "tune": [run for run in tune if not run.get("finished") or now - run.get("updated", 0) < FRESH_FINISHED_S],
     }  # fmt: skip

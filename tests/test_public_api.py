@@ -63,6 +63,11 @@ PINNED_ALL = {
         "get_placement_group", "list_named_actors", "map_unordered", "placement_group", "placement_group_table",
         "remove_placement_group",
     ],
+    # Ray's ray.util.state functions greenroom has (no jobs, logs, runtime envs or cluster events).
+    "greenroom.util.state": [
+        "get_actor", "get_node", "get_placement_group", "get_task", "get_worker", "list_actors", "list_nodes",
+        "list_objects", "list_placement_groups", "list_tasks", "list_workers", "summarize_actors", "summarize_tasks",
+    ],
     "greenroom.util.multiprocessing": [
         "AsyncResult", "IMapIterator", "IMapUnorderedIterator", "JoinableQueue", "Pool", "TimeoutError",
     ],
@@ -75,7 +80,7 @@ PINNED_ALL = {
 
 @pytest.mark.parametrize("module", sorted(PINNED_ALL))
 def test_submodule_all_is_pinned(module):
-    """greenroom.tune, .exceptions, .util, .util.multiprocessing and .dag's __all__ change only on purpose."""
+    """greenroom.tune, .exceptions, .util, .util.state, .util.multiprocessing and .dag's __all__ change only on purpose."""
     assert sorted(importlib.import_module(module).__all__) == PINNED_ALL[module]
 
 
@@ -112,6 +117,9 @@ def test_ray_import_paths():
     from greenroom.util.helpers import as_completed as at_its_path  # noqa: F401
     from greenroom.util.queue import Empty, Full, Queue  # noqa: F401
     from greenroom.util.multiprocessing import Pool, TimeoutError as PoolTimeout  # noqa: F401
+    from greenroom.util.state import list_actors, list_tasks, summarize_tasks  # noqa: F401
+    from greenroom.util.state.common import ActorState, TaskState  # noqa: F401
+    from greenroom.util.state.exception import RayStateApiException  # noqa: F401
     from greenroom.util.multiprocessing.pool import Pool as PoolModule
     from greenroom.dag import InputNode, MultiOutputNode  # noqa: F401
     from greenroom.dag.input_node import InputNode as InputAtItsPath

@@ -32,8 +32,10 @@ class ActorHost:
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
                  broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
-                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]]) -> None:  # fmt: skip
+                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]],
+                 history: Any) -> None:  # fmt: skip
         self.loop = loop
+        self.history = history  # finished calls, for the state API (node_state.TaskHistory)
         self.timeline = timeline
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -66,6 +68,7 @@ class ActorHost:
         if reason:
             raise exceptions.ActorUnschedulableError(f"actor {spec.class_name}: {reason}")
         rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner, request, placement)
+        rec.created_at = self.loop.loop.time()
         rec.holders.add(owner)
         self.actors[spec.actor_id] = rec
         if spec.name:
@@ -173,8 +176,9 @@ class ActorHost:
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
         call = Call(*call_spec)
+        call.created_at = self.loop.loop.time()
         self.lifetimes.create_held(return_ids(call.task_id, call.num_returns), call.name, holder)
-        rec = self.actors.get(actor_id)
+        rec = call.actor = self.actors.get(actor_id)
         if rec is None:
             self._fail_call(call, exceptions.ActorDiedError(f"actor {actor_id.hex()} does not exist on this node"))
             return
@@ -226,6 +230,7 @@ class ActorHost:
             self.timeline.record("actor_creation", f"{rec.spec.class_name}.__init__", w.pid, rec.init_sent_at,
                                  self.loop.loop.time(), rec.assigned[1])  # fmt: skip
             if kind == wire.VALUE:
+                rec.created = True
                 rec.state.created()
                 self._pump(rec)
             else:
@@ -351,6 +356,7 @@ class ActorHost:
     def _end_call(self, call: Call, kind: int, payloads: list, contains: list | None = None) -> None:
         """Store a call's outcome and let go of what it kept alive."""
         self.lifetimes.complete_returns(call.task_id, call.num_returns, kind, payloads, contains)
+        self.history.call_ended(call, kind, payloads)
         self.pin(call.pins, -1)
         self.lifetimes.pin(call.object_ids(), -1)
 

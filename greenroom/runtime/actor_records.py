@@ -30,6 +30,8 @@ class Call:
     deps_pending: int = 0
     sent_at: float = 0.0  # loop time it went to the actor's process (for the timeline)
     cancelled: bool = False  # cancel() was called while it ran: it ends as TaskCancelledError
+    actor: Any = None  # its ActorRecord, for the state API (None: the actor does not exist)
+    created_at: float = 0.0  # loop time it reached the node
 
     def object_ids(self) -> list:
         """The objects this call keeps alive until it ends: its ref arguments."""
@@ -57,6 +59,8 @@ class ActorRecord:
     pid: int | None = None  # of its current (or last) process
     deps_pending: int = 0
     init_sent_at: float = 0.0
+    created_at: float = 0.0  # loop time it reached the node (the state API)
+    created: bool = False  # its constructor returned, once at least
 
     def describe(self) -> str:
         return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={self.pid})"

@@ -10,6 +10,7 @@ The node is a set of collaborators that each own their state, wired here:
     Streams           generator tasks' streams of items, backpressure (node_streams.py)
     PlacementGroups   placement groups (node_placement.py)
     WorkerPool        the zygote and worker processes (worker_pool.py)
+    NodeState         what the state API and dashboard read; a key-value store (node_state.py)
     NodeMemory        the memory monitor: memory= limits, the node-wide guard (node_memory.py)
     GpuMemory         fractional GPUs' worker environments, GPU memory left behind (node_gpus.py)
     Scheduler         who may run now: pure logic (greenroom/scheduler)
@@ -48,6 +49,7 @@ from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_memory import NodeMemory
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
+from greenroom.runtime.node_state import NodeState
 from greenroom.runtime.node_streams import Streams
 from greenroom.runtime.node_tasks import Tasks
 from greenroom.runtime.node_timeline import Timeline
@@ -95,8 +97,9 @@ class Node:
         self.memory = NodeMemory(self.pool, self.enforcement)
         self.timeline = Timeline(clock_now=time.monotonic())  # uvloop's clock is the monotonic one
         self.streams = Streams(self.lifetimes, give_back=lambda w: self.tasks.pipeline.give_back(w))
+        self.state = NodeState(self)  # the state API's rows, finished tasks, the key-value store
         shared = dict(placement_info=self.placement.info, assigned=self.assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, timeline=self.timeline, enforce=mask,
+                      schedule=self._schedule, timeline=self.timeline, enforce=mask, history=self.state.history,
                       gpus=self.gpus, stream_raised=self.streams.raised)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
@@ -342,6 +345,10 @@ class Node:
 
     def api_timeline(self) -> list[dict]:
         return self.timeline.chrome_trace()
+
+    def api_state(self, op: str, *args: Any) -> Any:
+        """The state API and the node's key-value store (node_state.py)."""
+        return self.state.answer(op, *args)
 
     def api_nodes(self) -> list[dict]:
         """This node as Ray's ``ray.nodes()`` describes a node."""

@@ -96,7 +96,7 @@ class Pipeline:
         w.next = None
         self.scheduler.hand_over(leader_id)
         w.task = follower
-        w.started_at = now
+        follower.started_at = w.started_at = now
         stop = follower.state.handed_over()
         if stop == KILL:
             w.kill()

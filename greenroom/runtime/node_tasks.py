@@ -41,6 +41,9 @@ class TaskRecord:
     state: TaskState
     worker: WorkerProc | None = None  # the worker it runs on (or follows on)
     assigned: list = field(default_factory=list)  # [resources, gpu ids] it was granted
+    created_at: float = 0.0  # loop times, for the state API (node_state.py)
+    started_at: float = 0.0
+    pid: int | None = None  # of the worker it was last sent to
 
 
 class Tasks:
@@ -50,8 +53,10 @@ class Tasks:
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
                  broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
-                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]]) -> None:  # fmt: skip
+                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]],
+                 history: Any) -> None:  # fmt: skip
         self.loop = loop
+        self.history = history  # finished tasks, for the state API (node_state.TaskHistory)
         self.scheduler = scheduler
         self.lifetimes = lifetimes
         self.objects = lifetimes.objects
@@ -80,7 +85,7 @@ class Tasks:
         """A new task: keep what it uses alive, and queue it once its arguments are ready."""
         if spec.func_blob is not None:
             self.functions[spec.func_id] = spec.func_blob
-        task = TaskRecord(spec, TaskState(spec.max_retries))
+        task = TaskRecord(spec, TaskState(spec.max_retries), created_at=self.loop.loop.time())
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)
@@ -143,12 +148,13 @@ class Tasks:
     def dispatch(self, w: WorkerProc, task: TaskRecord) -> None:
         """Send ``task`` to its ready worker (and, if it is short, its follower along)."""
         task.state.dispatched()
-        w.started_at = self.loop.loop.time()
+        task.started_at = w.started_at = self.loop.loop.time()
         self.send_exec(w, task)
         self.pipeline.lead(w)
 
     def send_exec(self, w: WorkerProc, task: TaskRecord) -> None:
         spec = task.spec
+        task.pid = w.pid
         blob = None
         if spec.func_id not in w.functions:
             blob = self.functions[spec.func_id]
@@ -219,6 +225,7 @@ class Tasks:
     def _finish(self, task: TaskRecord, kind: int, payloads: list, contains: list | None = None) -> None:
         spec = task.spec
         self.records.pop(spec.task_id, None)
+        self.history.task_ended(task, kind, payloads)
         self.lifetimes.complete_returns(spec.task_id, spec.num_returns, kind, payloads, contains)
         if spec.pins:
             self.pin_actors(spec.pins, -1)

@@ -10,6 +10,7 @@ exploits, which checkpoints to keep, when the experiment is over) is made by
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -48,15 +49,18 @@ from greenroom.tune.execution.instructions import (
 from greenroom.tune.execution.nested import stalled, trial_of_group
 from greenroom.tune.execution.runner_state import RunnerState
 from greenroom.tune.experiment.trial import Trial
+from greenroom.tune.progress import trial_table
 from greenroom.tune.schedulers.trial_scheduler import TrialScheduler
 from greenroom.tune.search.basic_variant import BasicVariantGenerator
 from greenroom.tune.storage import error_file, record_error, save_state
 from greenroom.tune.trainable.session import TrialInfo
 from greenroom.tune.trial_actor import TrialActor
+from greenroom.util._hooks import kv_delete, kv_get, kv_keys, kv_put
 from greenroom.util.placement_group import placement_group, placement_group_table, remove_placement_group
 from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 SAVE_EVERY_S = 0.5
+PUBLISH_EVERY_S = 1.0  # how often the trial table goes to the node for the dashboard
 # What get() raises when a trial's actor call failed: the trial failed, not the experiment.
 _TRIAL_ERRORS = (exceptions.RayTaskError, exceptions.RayActorError, exceptions.RaySystemError)
 
@@ -119,6 +123,8 @@ class TuneController:
         self.errors: dict[str, BaseException] = {}  # each trial's latest exception, for fail_fast="raise"
         self.iteration = 0  # turns of the loop, as callbacks count them
         self._last_save = 0.0
+        self._last_publish = 0.0
+        self._publish_key: str | None = f"tune/{experiment_name}-{os.getpid()}-{id(self):x}"  # None: off
 
     @property
     def trials(self) -> list[Trial]:
@@ -146,6 +152,7 @@ class TuneController:
                 if self.core.done:
                     break
                 self.reporter.update(self.trials)
+                self._publish()
         except KeyboardInterrupt:
             self._carry_out(self.core.stop_everything("interrupted", resumable=True))
             self._release_all()  # a callback that raised may have cut an instruction list short
@@ -156,6 +163,7 @@ class TuneController:
             raise
         finally:
             self._save(force=True)
+            self._publish(finished=True)
             self.callbacks.on_experiment_end(trials=self.trials)
         self.reporter.done(self.trials)
 
@@ -315,6 +323,25 @@ class TuneController:
             "name": self.experiment_name, "trainable_name": self.core.first_experiment.trainable_name,
             "search_finished": self.core.search_alg.is_finished(), "timestamp": time.time(),
         })  # fmt: skip
+
+
+    def _publish(self, finished: bool = False) -> None:
+        """Put the trial table in the node's key-value store for the dashboard: at most every
+        PUBLISH_EVERY_S, and once at the end. Where that fails (a backend without the store),
+        publishing stops; the run goes on."""
+        now = time.monotonic()
+        if self._publish_key is None or (not finished and now - self._last_publish < PUBLISH_EVERY_S):
+            return
+        try:
+            if not self._last_publish:  # the first: drop the tables of runs that have finished
+                for key in kv_keys("tune/"):
+                    if json.loads(kv_get(key) or b"{}").get("finished"):
+                        kv_delete(key)
+            self._last_publish = now
+            table = trial_table(self.experiment_name, self.trials, finished)
+            kv_put(self._publish_key, json.dumps(table, default=str).encode())
+        except Exception:
+            self._publish_key = None
 
 
 def max_pending_trials(search_alg: Any, cluster_cpus: float) -> int:

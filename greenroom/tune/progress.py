@@ -101,3 +101,29 @@ class ProgressReporter:
 
 CLIReporter = ProgressReporter
 JupyterNotebookReporter = ProgressReporter
+
+
+# Result keys every trial reports that say nothing about how it does: left out of the published table.
+_BOOKKEEPING = {
+    "training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "time_since_restore",
+    "timesteps_since_restore", "iterations_since_restore", "timesteps_total", "episodes_total", "pid",
+    "hostname", "node_ip", "date", "experiment_id", "trial_id", "done", "config", "checkpoint_dir_name",
+    "should_checkpoint", "experiment_tag",
+}  # fmt: skip
+PUBLISHED_TRIALS = 200  # the most trials a published table lists (the latest added)
+
+
+def trial_table(name: str, trials: list[Trial], finished: bool) -> dict:
+    """The run's trials as the dashboard shows them (JSON-ready): status, a few parameters, the
+    iteration and the numeric metrics of each trial's last result."""
+    rows = []
+    for t in trials[-PUBLISHED_TRIALS:]:
+        metrics = {k: v for k, v in t.last_result.items()
+                   if k not in _BOOKKEEPING and isinstance(v, (int, float)) and not isinstance(v, bool)}  # fmt: skip
+        rows.append({
+            "trial_id": t.trial_id, "name": str(t), "status": t.status, "failures": t.num_failures,
+            "iteration": t.last_result.get("training_iteration"),
+            "config": {k: f"{v!s:.24}" for k, v in list(t.evaluated_params.items())[:6]},
+            "metrics": dict(list(metrics.items())[:6]),
+        })  # fmt: skip
+    return {"name": name, "updated": time.time(), "finished": finished, "trials": rows}

@@ -142,7 +142,7 @@ def _print_started(info: dict[str, Any]) -> None:
     print("  Stop it:           greenroom stop")
     print(f"  Logs:              {info['log_dir']}")
     if info.get("dashboard_url"):
-        print(f"  Dashboard:         {info['dashboard_url']}")
+        print(f"  Dashboard:         {info['dashboard_url']}  (the token is the password: keep it)")
     sys.stdout.flush()
 
 

@@ -85,8 +85,9 @@ def serve(options: dict[str, Any], temp_dir: str | None = None, ready: Any = Non
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    dashboard_port = options.pop("dashboard_port", None)
     greenroom.init(namespace="default", **options)
-    router = None
+    router = board = None
     try:
         node = state.current().node
         router = OutputRouter(node, log_dir)
@@ -94,12 +95,19 @@ def serve(options: dict[str, Any], temp_dir: str | None = None, ready: Any = Non
         node.listen(sock)
         info = {"pid": os.getpid(), "socket": sock, "log_dir": log_dir, "temp_dir": root,
                 "started": time.time(), "resources": greenroom.cluster_resources()}  # fmt: skip
+        if dashboard_port is not None:
+            from greenroom.dashboard import start_dashboard
+
+            board = start_dashboard(port=dashboard_port, log_dir=log_dir)
+            info["dashboard_url"] = board.url  # head.json is 0600: the token stays this user's
         head_files.write_info(root, info)
         if ready is not None:
             ready(info)
         stop.wait()
     finally:
         head_files.remove_info(root, os.getpid())
+        if board is not None:
+            board.stop()
         greenroom.shutdown()
         if router is not None:
             router.close()
@@ -111,7 +119,12 @@ def main() -> None:
 
     options = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     temp_dir = sys.argv[2] if len(sys.argv) > 2 else None
-    sys.exit(serve(options, temp_dir))
+    try:
+        code = serve(options, temp_dir)
+    except (ValueError, TypeError, PermissionError) as e:  # bad resources, a temp dir not ours
+        print(f"greenroom: {e}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,11 @@ def init(
             if value not in _NOT_HONOURED[key]:
                 raise ValueError(f"init({key}={value!r}) is not supported by greenroom on one machine; remove it")
         if include_dashboard:
-            raise ValueError("init(include_dashboard=True): greenroom has no dashboard; remove the argument")
+            raise ValueError(
+                "init(include_dashboard=True): greenroom's dashboard runs beside a head "
+                "(`greenroom start --head --dashboard`, or `greenroom dashboard`) or from this driver "
+                "(greenroom.dashboard.start_dashboard()); remove the argument"
+            )
         if address is not None and not isinstance(address, str):
             raise TypeError(f"init(address={address!r}): expected a string such as 'auto'")
         if address is not None and address.startswith("ray"):

@@ -131,7 +131,7 @@ class AttachedRuntime(WorkerRuntime):
         try:
             return super()._request(op, args)
         except exceptions.RaySystemError as e:
-            if self.conn.closed.is_set():
+            if self.conn.closed.is_set() or isinstance(e.__cause__, OSError):
                 raise self._gone() from e
             raise
 

@@ -379,3 +379,39 @@ def test_head_killed_fails_pending_gets_not_hangs():
     finally:
         ray.shutdown()
         h.stop()
+
+
+def _http_status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=DEADLINE_S) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_head_serves_the_dashboard_with_a_token():
+    h = Head("--num-cpus", "1", "--dashboard")
+    try:
+        url = h.info["dashboard_url"]
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url and url in h.started.stdout
+        assert _http_status(url) == 200
+        assert _http_status(url.split("?")[0]) == 403
+        assert _http_status(url.split("?")[0] + "?token=wrong") == 403
+    finally:
+        h.stop()
+
+
+def test_dashboard_command_serves_the_running_head(head):
+    proc = subprocess.Popen([sys.executable, "-m", "greenroom", "dashboard", "--temp-dir", head.temp_dir],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("greenroom dashboard: http://127.0.0.1:"), (line, proc.stderr.read())
+        url = line.split(": ", 1)[1].strip()
+        assert _http_status(url) == 200 and _http_status(url.split("?")[0]) == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=DEADLINE_S) == 0

@@ -415,3 +415,26 @@ def test_dashboard_command_serves_the_running_head(head):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=DEADLINE_S) == 0
+
+
+def test_state_api_from_an_attached_driver(attached):
+    from greenroom.util.state import list_actors, list_tasks, summarize_tasks
+
+    @ray.remote
+    class Named:
+        def pid(self):
+            return os.getpid()
+
+    @ray.remote
+    def step():
+        return 1
+
+    a = Named.options(name="state-seen").remote()
+    pid = ray.get(a.pid.remote())
+    ray.get(step.remote())
+    rows = list_actors(filters=[("name", "=", "state-seen")])
+    assert [(r.state, r.pid, r["class_name"]) for r in rows] == [("ALIVE", pid, "Named")]
+    assert any(t.name.endswith("step") and t.state == "FINISHED" for t in list_tasks(raise_on_missing_output=False))
+    assert summarize_tasks()["cluster"]["summary"]
+    ray.kill(a)
+    wait_for(lambda: list_actors(filters=[("name", "=", "state-seen")])[0].state == "DEAD", "the actor to be DEAD")

@@ -49,7 +49,7 @@ def status(node: Any) -> dict[str, Any]:
          "bundles": list(g["bundles"].values())}
         for pg_id, g in node.placement.table().items() if g["state"] != "REMOVED"
     ]  # fmt: skip
-    ids = [str(i) for i in range(int(scheduler.total.get("GPU")))]
+    ids = [str(i) for i in range(int(scheduler.total.to_dict().get("GPU", 0)))]
     ids += sorted(set(holders) - set(ids))  # GPUs named by the driver's CUDA_VISIBLE_DEVICES
     gpus = [{"id": i, "holders": holders.get(i, [])} for i in ids]
     return {

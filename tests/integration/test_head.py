@@ -295,6 +295,7 @@ def test_status_shows_what_runs(head):
         finally:
             ray.shutdown()
     assert "Resources" in out and "CPU" in out and "GPU" in out
+    assert "GPU 0: actor OnGpu 'on-gpu' (pid=" in out and "GPU 1: free" in out and "GPU 2:" not in out
     assert "OnGpu" in out and "on-gpu" in out and "ALIVE" in out
     assert f"job {job}" in out and "status-test" in out
     assert head.info["log_dir"] in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import operator
 from typing import Any, Sequence
 
 from greenroom import _config as config
@@ -265,6 +266,9 @@ def _waitables(object_refs: Any) -> list:
     return _as_refs(object_refs, "wait")[0]
 
 
+_ID = operator.attrgetter("id")
+
+
 def wait(
     object_refs: Sequence[ObjectRef | ObjectRefGenerator],
     *,
@@ -280,8 +284,18 @@ def wait(
     """
     if isinstance(object_refs, (ObjectRef, ObjectRefGenerator)):
         raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef: wrap it in a list")
-    waitables = _waitables(object_refs)
-    if len(set(waitables)) != len(waitables):
+    if not isinstance(object_refs, (list, tuple)):
+        _as_refs(object_refs, "wait")  # raises: neither a list nor a ref
+    waitables = list(object_refs)
+    # Refs are keyed by their id: bytes cache their hash, an ObjectRef's __hash__ is Python
+    # code, and 10k of those calls were most of a wait() on ready refs. A generator is its own key.
+    if set(map(type, waitables)) == {ObjectRef}:
+        keys, others = list(map(_ID, waitables)), None
+    else:
+        keys = [w.id if type(w) is ObjectRef else w for w in waitables]
+        others = [k for k in keys if type(k) is not bytes]
+        _waitables(others)  # raises on anything that is neither a ref nor a generator
+    if len(set(keys)) != len(keys):
         raise ValueError("wait() got the same ObjectRef twice; pass each ref once")
     if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
         raise ValueError(f"wait(num_returns={num_returns!r}): expected a positive integer")
@@ -289,13 +303,15 @@ def wait(
         raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(waitables)} refs given")
     _check_timeout(timeout, "wait")
     # A generator waits on its next slot; a finished one is ready (its next() returns at once).
-    ids = [w.id if type(w) is ObjectRef else w._wait_id() for w in waitables]
-    pending = [oid for oid in ids if oid is not None]
+    ids = keys if not others else [k if type(k) is bytes else k._wait_id() for k in keys]
+    pending = ids if not others else [oid for oid in ids if oid is not None]
     needed = num_returns - (len(ids) - len(pending))
     if needed > 0:
         ready_ids = state.runtime().wait_ids(pending, needed, timeout)
     else:
         ready_ids = state.runtime().wait_ids(pending, len(pending), 0) if pending else set()
+    if len(ready_ids) == len(pending):  # all ready: Ray's answer is the first num_returns, in order
+        return waitables[:num_returns], waitables[num_returns:]
     ready: list = []
     not_ready: list = []
     for w, oid in zip(waitables, ids):

@@ -86,6 +86,7 @@ class DriverRuntime(Runtime):
             if entry.kind is None:
                 pending.append(oid)
         if pending:
+            pending = list(dict.fromkeys(pending))  # get([r, r]): wait for r once
             ready = self.objects.wait(pending, len(pending), timeout)
             if len(ready) < len(pending):
                 raise exceptions.GetTimeoutError(
@@ -103,8 +104,11 @@ class DriverRuntime(Runtime):
         return {oid for oid in ids if (entry := entries.get(oid)) is None or entry.kind is not None}
 
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
+        entries = self.objects.entries
+        if all(map(entries.__contains__, ids)):
+            return self.objects.wait(ids, num_returns, timeout)
         for oid in ids:
-            if oid not in self.objects.entries:
+            if oid not in entries:
                 raise exceptions.ObjectFreedError(
                     f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
                 )

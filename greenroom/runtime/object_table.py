@@ -10,6 +10,7 @@ lock, on the completing thread.
 
 from __future__ import annotations
 
+import _thread
 import threading
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
@@ -116,6 +117,25 @@ class ObjectTable:
                 except ValueError:
                     pass
 
+    def _wait_one(self, oid: bytes, timeout: float | None) -> set[bytes]:
+        """wait() for one id not known to be ready: no sets, one callback."""
+        if timeout == 0:
+            entry = self.entries.get(oid)
+            return {oid} if entry is not None and entry.kind is not None else set()
+        woken = _thread.allocate_lock()
+        woken.acquire()
+
+        def arrived(_oid: bytes, _entry: ObjectEntry) -> None:
+            woken.release()  # once: complete() takes the callbacks as it runs them
+
+        if not self.on_ready(oid, arrived):
+            return {oid}
+        if woken.acquire(True, -1 if timeout is None else timeout):
+            return {oid}
+        self.remove_callback(oid, arrived)
+        entry = self.entries.get(oid)  # it may have arrived since the timeout
+        return {oid} if entry is not None and entry.kind is not None else set()
+
     def wait(self, ids: list[bytes], num_ready: int, timeout: float | None) -> Collection[bytes]:
         """Block the calling thread until ``num_ready`` of ``ids`` are ready or
         the timeout passes; return the ready ones: a set, or ``ids`` itself when
@@ -125,6 +145,8 @@ class ObjectTable:
         entries = self.entries
         if self.pending.isdisjoint(ids):
             return ids  # all ready: one C-level set lookup per id, no Python code
+        if len(ids) == 1:
+            return self._wait_one(ids[0], timeout)  # a round trip's get()
         # One pass without the lock: ``kind`` is set once, so ready stays ready.
         ready = {oid for oid in ids if (entry := entries.get(oid)) is not None and entry.kind is not None}
         if len(ready) >= num_ready or timeout == 0:
@@ -133,13 +155,20 @@ class ObjectTable:
         if not pending:
             return ready
         num_ready = min(num_ready, len(ready) + len(pending))  # duplicates asked for more than exist
-        cond = threading.Event()
+        # A bare lock, held until enough arrived, is the cheapest thing to block on: a
+        # threading.Event is a Condition over a lock, a deque and one more lock per wait,
+        # and its set() notifies through all of them; this is on every round trip.
+        woken = _thread.allocate_lock()
+        woken.acquire()
         done: set[bytes] = set()
 
         def arrived(oid: bytes, _entry: ObjectEntry) -> None:
             done.add(oid)
-            if len(ready) + len(done) >= num_ready:
-                cond.set()
+            if len(ready) + len(done) >= num_ready and woken.locked():
+                try:
+                    woken.release()
+                except RuntimeError:  # two completing threads raced to release it
+                    pass
 
         registered = []
         for oid in pending:
@@ -148,7 +177,7 @@ class ObjectTable:
             else:
                 done.add(oid)
         if len(ready) + len(done) < num_ready:
-            cond.wait(timeout)
+            woken.acquire(True, -1 if timeout is None else timeout)
         for oid in registered:
             self.remove_callback(oid, arrived)
         return ready | done

@@ -4,8 +4,8 @@ A scale workload measures one figure at three sizes (``sizes``), each the median
 of ``reps`` repetitions (``curve``); its metrics are named ``figure@size``
 ("submit@100k"), so the table shows a curve as consecutive rows with the peers'
 figures beside them. A peer that cannot reach greenroom's top size in a
-run of a few minutes gets a smaller top size (``caps``); its cells at the
-sizes it skips stay empty.
+run of a few minutes gets a smaller top size (``caps``), still with three sizes;
+its cells at greenroom's other sizes stay empty.
 """
 
 from __future__ import annotations
@@ -34,12 +34,9 @@ def label(n: int) -> str:
 
 def sizes(lib: str, top: int, caps: dict[str, int] | None = None) -> list[int]:
     """Three sizes a factor of 10 apart ending at ``top``, or at the lib's cap when it
-    has one (then fewer sizes when the cap is below greenroom's smallest)."""
-    all_sizes = [s for s in (top // 100, top // 10, top) if s >= 1]
-    cap = (caps or {}).get(lib)
-    if cap is None:
-        return all_sizes
-    return [s for s in all_sizes if s <= cap] or [min(all_sizes[0], cap)]
+    has one and it is lower (sizes below 1 are dropped)."""
+    top = min(top, (caps or {}).get(lib, top))
+    return [s for s in (top // 100, top // 10, top) if s >= 1]
 
 
 def curve(once: Callable[[int], Metrics], ns: list[int], reps: int) -> Metrics:

@@ -318,6 +318,24 @@ def test_get_of_unknown_ref_fails_fast(gr):
         ray.get(ray.ObjectRef(b"\x01" * 16), timeout=5)
 
 
+def test_unknown_ref_among_others_fails_fast(gr):
+    """An unknown ref among ready and pending ones fails get() and wait() at once, whatever their fast path."""
+    sig = Signal()
+    pending = wait_for.remote([sig.ref])
+    ready = [add.remote(i) for i in range(3)]
+    ray.get(ready)
+    unknown = ray.ObjectRef(b"\x02" * 16)
+    for refs in ([unknown], [*ready, unknown], [pending, unknown], [unknown, *ready, pending]):
+        with pytest.raises(ObjectLostError):
+            ray.get(refs, timeout=30)
+        with pytest.raises(ObjectLostError):
+            ray.wait(refs, num_returns=len(refs), timeout=30)
+    with pytest.raises(ObjectLostError):
+        ray.wait([*ready, unknown], num_returns=1, timeout=30)
+    sig.send()
+    assert ray.get(pending, timeout=30) == "go"
+
+
 def test_shutdown_fails_pending_gets_and_allows_reinit():
     """shutdown() ends the node; init() after it starts a fresh one."""
     ray.init(num_cpus=1)

@@ -1,6 +1,10 @@
 """The benchmark suite: greenroom beside Ray, a ProcessPoolExecutor and raw references, on 2 worker CPUs.
 
     python benchmarks/core.py [--quick] [--peers ray,pool] [--json out.jsonl] [--only a,b]
+    python benchmarks/core.py --only scale     # the scale curves (groups S1-S7), ~10 min
+
+``--only`` takes workload names, group names (W3, S2) and ``scale`` (every S
+group) or ``all``; without it the run is every workload but the scale curves.
 
 Every measurement runs in a fresh child interpreter (this file with ``--child``),
 so imports and ``init()`` are real. The workloads live in ``workloads_*.py``
@@ -26,6 +30,8 @@ import workloads_actors  # noqa: F401 - each workloads_* module registers its wo
 import workloads_enforce  # noqa: F401
 import workloads_objects  # noqa: F401
 import workloads_raw  # noqa: F401
+import workloads_scale  # noqa: F401
+import workloads_scale_actors  # noqa: F401
 import workloads_tasks  # noqa: F401
 import workloads_train  # noqa: F401
 from harness import LIBS, NUM_CPUS, WORKLOADS, median_of
@@ -195,11 +201,27 @@ def parse_args():
     args.peers = [x for x in args.peers.split(",") if x]
     if unknown := set(args.peers) - set(PEERS):
         p.error(f"--peers: unknown {sorted(unknown)}; choose from {','.join(PEERS)}")
-    order = sorted(WORKLOADS, key=lambda name: WORKLOADS[name].group)  # W1..W8, then raw
-    args.only = args.only.split(",") if args.only else order
+    order = sorted(WORKLOADS, key=lambda name: WORKLOADS[name].group)  # S1..S7, W1..W10, then raw
+    args.only = select(args.only.split(",") if args.only else ["default"], order)
     if unknown := set(args.only) - set(WORKLOADS):
-        p.error(f"--only: unknown {sorted(unknown)}; choose from {','.join(order)}")
+        p.error(f"--only: unknown {sorted(unknown)}; choose from scale, all, a group (W3, S2) or {','.join(order)}")
     return args
+
+
+def select(words: list[str], order: list[str]) -> list[str]:
+    """Workload names for ``--only``: names as given; a group name (W3, S2), ``scale``
+    (every S group), ``all`` and ``default`` (all but the scale curves) expand, in
+    group order. An unknown word stays, for the caller's error."""
+    def chosen(word: str, name: str) -> bool:
+        group = WORKLOADS[name].group
+        scale = group.startswith("S")
+        return {"all": True, "scale": scale, "default": not scale}.get(word, group == word)
+
+    out: list[str] = []
+    for word in words:
+        names = [word] if word in WORKLOADS else [name for name in order if chosen(word, name)] or [word]
+        out += [name for name in names if name not in out]
+    return out
 
 
 def main() -> None:

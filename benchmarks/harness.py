@@ -29,7 +29,7 @@ Metrics = dict[str, tuple[float, str]]
 @dataclass(frozen=True)
 class Workload:
     fn: Callable[..., Metrics]
-    group: str  # the workload number (W1..W8) or "raw": the table is ordered by it
+    group: str  # the workload number (W1..W10), a scale curve (S1..S7) or "raw": the table is ordered by it
     libs: tuple[str, ...]
     n: int  # the workload's size in a full run
     n_quick: int  # ... and with --quick

@@ -54,7 +54,11 @@ TARGETS = [
     Target("tune_trials", "trials_per_s", "ray", 50),
     Target("memory", "idle_rss", "ray", 5),
     Target("memory", "idle_pss", "ray", 5),
-]
+    # get and wait over many refs, ready or not, at least as fast as Ray at every size
+    *(Target("scale_get_wait", f"{m}@{n}", "ray", 1)
+      for m in ("get_ready", "wait_all_ready", "wait_first_ready", "wait_not_ready", "get_not_ready")
+      for n in ("100", "1k", "10k", "100k")),
+]  # fmt: skip
 
 
 def ratio(gr: float | None, peer: float | None, unit: str) -> float | None:

@@ -16,6 +16,7 @@ from greenroom.runtime.node import Node
 from greenroom.runtime.node_objects import DRIVER
 from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.object_ref import IdMinter, object_id, return_ids
+from greenroom.runtime.object_table import UnknownObject
 from greenroom.runtime.options import STREAMING
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec
@@ -76,22 +77,17 @@ class DriverRuntime(Runtime):
 
     def get_payloads(self, ids: list[bytes], timeout: float | None) -> list[tuple[int, Any, str]]:
         entries = self.objects.entries
-        pending = []
-        for oid in ids:
-            entry = entries.get(oid)
-            if entry is None:
-                raise exceptions.ObjectFreedError(
-                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
-                )
-            if entry.kind is None:
-                pending.append(oid)
-        if pending:
-            ready = self.objects.wait(pending, len(pending), timeout)
-            if len(ready) < len(pending):
-                raise exceptions.GetTimeoutError(
-                    f"get() timed out after {timeout} s: {len(pending) - len(ready)} of "
-                    f"{len(ids)} objects not ready"
-                )
+        try:
+            pending = self.objects.not_ready(ids)
+            if pending:
+                ready = self.objects.wait(pending, len(pending), timeout) if timeout != 0 else ()
+                if len(ready) < len(pending) and len(ready) < (missing := len(set(pending))):  # get([r, r]): r once
+                    raise exceptions.GetTimeoutError(
+                        f"get() timed out after {timeout} s: {missing - len(ready)} of "
+                        f"{len(ids)} objects not ready"
+                    )
+        except UnknownObject as e:
+            raise _freed(e.args[0]) from None
         out = []
         for oid in ids:
             e = entries[oid]
@@ -103,12 +99,10 @@ class DriverRuntime(Runtime):
         return {oid for oid in ids if (entry := entries.get(oid)) is None or entry.kind is not None}
 
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
-        for oid in ids:
-            if oid not in self.objects.entries:
-                raise exceptions.ObjectFreedError(
-                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
-                )
-        return self.objects.wait(ids, num_returns, timeout)
+        try:
+            return self.objects.wait(ids, num_returns, timeout)
+        except UnknownObject as e:
+            raise _freed(e.args[0]) from None
 
     def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
         self.objects.create([oid], "put", holder=DRIVER)
@@ -141,3 +135,9 @@ class DriverRuntime(Runtime):
 
     def shutdown(self) -> None:
         self.node.stop()
+
+
+def _freed(oid: bytes) -> exceptions.ObjectFreedError:
+    return exceptions.ObjectFreedError(
+        f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
+    )

@@ -160,6 +160,26 @@ def test_wait_order_and_counts(gr):
     assert ready == refs and not_ready == []
 
 
+def test_wait_all_ready_keeps_order_and_cap(gr):
+    """wait() on refs that are all ready (its fast path) returns the first num_returns, in input order."""
+    refs = [add.remote(i) for i in range(20)]
+    ray.get(refs)
+    shuffled = refs[7:] + refs[:7]
+    assert ray.wait(shuffled, num_returns=20) == (shuffled, [])
+    assert ray.wait(shuffled, num_returns=3, timeout=0) == (shuffled[:3], shuffled[3:])
+    assert ray.wait(tuple(shuffled), num_returns=1) == (shuffled[:1], shuffled[1:])
+
+
+def test_get_of_one_pending_ref_twice(gr):
+    """get([r, r]) on a ref not ready yet returns both once it is ready (it timed out before)."""
+    sig = Signal()
+    pending = wait_for.remote([sig.ref])
+    with pytest.raises(GetTimeoutError):
+        ray.get([pending, pending], timeout=0.1)
+    sig.send()
+    assert ray.get([pending, pending], timeout=30) == ["go", "go"]
+
+
 def test_wait_bad_arguments(gr):
     """wait() rejects a single ref, duplicates, and num_returns above the count."""
     r = ray.put(1)
@@ -167,6 +187,10 @@ def test_wait_bad_arguments(gr):
         ray.wait(r)
     with pytest.raises(ValueError, match="twice"):
         ray.wait([r, r])
+    with pytest.raises(ValueError, match="twice"):
+        ray.wait([r, ray.ObjectRef(r.binary())])
+    with pytest.raises(ValueError, match="ObjectRef"):
+        ray.wait([r, 42])
     with pytest.raises(ValueError, match="num_returns"):
         ray.wait([r], num_returns=2)
     with pytest.raises(ValueError, match="ObjectRef"):
@@ -292,6 +316,24 @@ def test_get_of_unknown_ref_fails_fast(gr):
     """A ref this node never made raises ObjectLostError instead of hanging."""
     with pytest.raises(ObjectLostError):
         ray.get(ray.ObjectRef(b"\x01" * 16), timeout=5)
+
+
+def test_unknown_ref_among_others_fails_fast(gr):
+    """An unknown ref among ready and pending ones fails get() and wait() at once, whatever their fast path."""
+    sig = Signal()
+    pending = wait_for.remote([sig.ref])
+    ready = [add.remote(i) for i in range(3)]
+    ray.get(ready)
+    unknown = ray.ObjectRef(b"\x02" * 16)
+    for refs in ([unknown], [*ready, unknown], [pending, unknown], [unknown, *ready, pending]):
+        with pytest.raises(ObjectLostError):
+            ray.get(refs, timeout=30)
+        with pytest.raises(ObjectLostError):
+            ray.wait(refs, num_returns=len(refs), timeout=30)
+    with pytest.raises(ObjectLostError):
+        ray.wait([*ready, unknown], num_returns=1, timeout=30)
+    sig.send()
+    assert ray.get(pending, timeout=30) == "go"
 
 
 def test_shutdown_fails_pending_gets_and_allows_reinit():

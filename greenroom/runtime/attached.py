@@ -57,8 +57,8 @@ def connect(path: str, role: str, namespace: str | None) -> tuple[socket.socket,
                     raise ConnectionError(f"the greenroom head at {path} refused this driver: {msg.reason}")
                 sock.settimeout(None)
                 return sock, msg, fds, unpacker
-    except (FileNotFoundError, ConnectionRefusedError) as e:
-        sock.close()
+    except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as e:
+        sock.close()  # no head, or one that is dying
         raise ConnectionError(
             f"no greenroom head is running at {path} ({e.strerror}); start one with `greenroom start --head`"
         ) from None
@@ -91,8 +91,8 @@ class AttachedRuntime(WorkerRuntime):
         for extra in fds[1:]:
             os.close(extra)
         self._feasible: set[Any] = set()
-        self._flush_timer: threading.Timer | None = None
         conn.start(self._on_message)
+        threading.Thread(target=self._flush_dropped, name="greenroom-attached-flush", daemon=True).start()
 
     def _on_message(self, msg: Any) -> None:
         if type(msg) is wire.Output and self.log_to_driver:
@@ -103,21 +103,16 @@ class AttachedRuntime(WorkerRuntime):
             except (ValueError, OSError):
                 pass
 
-    def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
-        super()._reference_event(kind, key, delta)
-        # A worker's events ride on its next message; a driver may send none for a while, and
-        # the head would keep what it dropped. Sent from a timer, never from inside __del__.
-        if delta < 0 and self._flush_timer is None and not self.conn.closed.is_set():
-            self._flush_timer = threading.Timer(FLUSH_AFTER_S, self._flush_dropped)
-            self._flush_timer.daemon = True
-            self._flush_timer.start()
-
     def _flush_dropped(self) -> None:
-        self._flush_timer = None
-        try:
-            self.flush_events_after()
-        except OSError:  # the head went away; the next call says so
-            pass
+        """A worker's dropped refs ride on its next message; a driver may send none for a while,
+        and the head would keep what it dropped. This thread sends them (never __del__, which
+        may run mid-send, and takes no lock but the events' own)."""
+        while not self.conn.closed.wait(FLUSH_AFTER_S):
+            if self._losses:
+                try:
+                    self.flush_events_after()
+                except OSError:  # the head went away; the next call says so
+                    return
 
     def _gone(self) -> exceptions.RaySystemError:
         return exceptions.RaySystemError(
@@ -196,9 +191,6 @@ class AttachedRuntime(WorkerRuntime):
 
     def shutdown(self) -> None:
         """Detach: the head ends this job's work and goes on serving the others."""
-        timer = self._flush_timer
-        if timer is not None:
-            timer.cancel()
         try:
             self.flush_events_before()
             self.flush_events_after()

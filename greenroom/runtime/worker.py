@@ -46,7 +46,9 @@ class WorkerRuntime(ClientRuntime):
         self.cancelled: set[bytes] = set()  # calls running here that cancel() was called for
         self._gains: list = []  # reference events, sent before the next message
         self._losses: list = []  # ... and after it (see handles.py)
-        self._events_lock = threading.Lock()
+        # Reentrant: a ref's __del__ (run by a garbage collection that an allocation inside the
+        # lock's own block triggers) takes it again on the same thread.
+        self._events_lock = threading.RLock()
         self.limits: WorkerLimits | None = None  # this process's enforcement state
 
     def _request(self, op: str, args: Any) -> Any:

@@ -11,6 +11,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,7 @@ class Head:
 
     def env(self) -> dict[str, str]:
         """The environment of a driver that attaches with address="auto"."""
-        env = dict(os.environ, GREENROOM_TEMP_DIR=self.temp_dir)
+        env = dict(os.environ, GREENROOM_TEMP_DIR=self.temp_dir, PYTHONFAULTHANDLER="1")
         env["PYTHONPATH"] = os.pathsep.join([TESTS_DIR, os.path.join(TESTS_DIR, "integration"),
                                              env.get("PYTHONPATH", "")])  # fmt: skip
         return env
@@ -103,7 +104,9 @@ class Driver:
                     return line[len(prefix):].strip()
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"driver never printed {prefix!r}; it printed {self.lines}")
+                self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                _, err = self.proc.communicate(timeout=DEADLINE_S)
+                raise TimeoutError(f"driver never printed {prefix!r}; it printed {self.lines}; stderr:\n{err}")
             ready, _, _ = select.select([self.proc.stdout], [], [], left)
             if ready:
                 line = self.proc.stdout.readline()

@@ -251,6 +251,14 @@ OWNER_DRIVER = textwrap.dedent("""
 @pytest.mark.parametrize("ending", ["exit", "SIGKILL"])
 def test_a_driver_that_goes_takes_its_work_with_it(head, ending):
     owner = Driver(head, OWNER_DRIVER)
+    try:
+        _driver_goes(head, owner, ending)
+    finally:
+        if owner.proc.poll() is None:
+            owner.kill()
+
+
+def _driver_goes(head, owner, ending):
     owner.expect("COUNT")
     keeper_pid, temp_pid = map(int, owner.expect("PIDS").split())
     owner.expect("READY")
@@ -373,9 +381,10 @@ def test_head_killed_fails_pending_gets_not_hangs():
             with pytest.raises(exceptions.RaySystemError, match="went away"):
                 ray.put(1)
             ray.shutdown()
+            gone = lambda p: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE  # noqa: E731
+            wait_for(lambda: gone(psutil.Process(h.pid)) if psutil.pid_exists(h.pid) else True, "the head to end")
             with pytest.raises(ConnectionError, match="greenroom start --head"):
                 ray.init(address="auto")
-        gone = lambda p: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE  # noqa: E731
         wait_for(lambda: all(gone(p) for p in started), "the head's zygote and workers to die with it")
     finally:
         ray.shutdown()

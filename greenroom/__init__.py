@@ -19,8 +19,19 @@ from greenroom.runtime.api import (
     wait,
 )
 from greenroom.runtime.context import get_gpu_ids
+from greenroom.runtime import state as _state
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.runtime_context import get_runtime_context
+
+
+def _connect_ray(cluster, **options):
+    """init(address="ray://..." or "ray:HOST:PORT"): imports the Ray backend (and Ray) only now."""
+    from greenroom.backends.ray import connect
+
+    return connect(cluster, **options)
+
+
+_state.register_backend("ray", _connect_ray)
 
 __version__ = "0.1.0"
 

@@ -77,3 +77,12 @@ def node_ip_address(address: str = "8.8.8.8:53") -> str:
             return "127.0.0.1"
     finally:
         s.close()
+
+
+def ray_address() -> str | None:
+    """$RAY_ADDRESS, the cluster a Ray program connects to when ``init()`` names none (as Ray reads it).
+
+    Holds ``ray://HOST:PORT`` (Ray Client), ``ray:HOST:PORT`` or Ray's own bare ``HOST:PORT``
+    (a GCS address, as ``ray job submit`` sets it); "auto" and "local" are left to the caller.
+    """
+    return os.environ.get("RAY_ADDRESS") or None

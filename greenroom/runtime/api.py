@@ -61,7 +61,10 @@ def init(
     """Start greenroom on this machine (or return the running instance).
 
     Args:
-        address: None or "local" starts a node in this process.
+        address: None or "local" starts a node in this process. ``"ray://HOST:PORT"``
+            (Ray Client) or ``"ray:HOST:PORT"`` (a Ray GCS address) routes the whole API
+            to that Ray cluster instead (needs ``pip install 'greenroom[ray]'``); so does
+            ``$RAY_ADDRESS`` holding one, when ``address`` is None.
         num_cpus: CPUs to schedule with (default: this machine's cores).
         num_gpus: GPUs to schedule with (default: what NVML finds; 0 without
             NVML). A number above the real count is allowed; tasks then get
@@ -76,6 +79,8 @@ def init(
     Raises:
         RuntimeError: already initialized and not ``ignore_reinit_error``.
         ValueError: an argument greenroom cannot honour, or a bad amount.
+        ImportError: a Ray address without Ray installed (``pip install 'greenroom[ray]'``).
+        ConnectionError: the Ray cluster could not be reached (the message says what to check).
     """
     with state.lock():
         if state.current() is not None:
@@ -84,6 +89,27 @@ def init(
             raise RuntimeError(
                 "greenroom.init() was called twice; call shutdown() first, or pass ignore_reinit_error=True"
             )
+        cluster = ray_cluster_address(address)
+        if cluster is not None:
+            given = {"num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources, "_memory": _memory,
+                     "object_store_memory": object_store_memory, "include_dashboard": include_dashboard}  # fmt: skip
+            for key, value in given.items():
+                if value is not None:
+                    raise ValueError(
+                        f"init({key}={value!r}) with address={cluster[1]!r}: a Ray cluster's resources are "
+                        "set where its nodes start (ray start --num-cpus=... --num-gpus=...); remove the argument"
+                    )
+            unknown = sorted(set(kwargs) - _ACCEPTED - {"runtime_env"})
+            if unknown:
+                raise TypeError(f"init() got unexpected argument(s) {unknown}")
+            if namespace is not None and not isinstance(namespace, str):
+                raise TypeError(f"init(namespace={namespace!r}): expected a string")
+            logger.setLevel(logging_level)
+            connect = state.backend("ray")
+            rt = connect(cluster, namespace=namespace, runtime_env=kwargs.get("runtime_env"),
+                         log_to_driver=log_to_driver, logging_level=logging_level)  # fmt: skip
+            state.set_runtime(rt)
+            return rt.init_context
         for key, value in kwargs.items():
             if key in _ACCEPTED:
                 continue
@@ -95,8 +121,8 @@ def init(
             raise ValueError("init(include_dashboard=True): greenroom has no dashboard; remove the argument")
         if address not in (None, "local"):
             raise ValueError(
-                f"init(address={address!r}): attaching to another node or a Ray cluster is not available "
-                "yet; call init() without address to start greenroom on this machine"
+                f"init(address={address!r}): expected None or 'local' for a node on this machine, "
+                "'ray://HOST:PORT' (Ray Client) or 'ray:HOST:PORT' (a Ray GCS address) for a Ray cluster"
             )
         _check_amount("num_cpus", num_cpus)
         _check_amount("num_gpus", num_gpus, integral=True)
@@ -118,6 +144,24 @@ def init(
             raise TypeError(f"init(namespace={namespace!r}): expected a string")
         logger.setLevel(logging_level)
         return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace, object_store_memory)
+
+
+def ray_cluster_address(address: str | None) -> tuple[str, str] | None:
+    """("client", "ray://H:P") or ("gcs", "H:P") when ``address`` (or, if None, $RAY_ADDRESS)
+    names a Ray cluster; None for greenroom's own node."""
+    if address is None:
+        address = config.ray_address()
+        if address is None or address in ("auto", "local"):
+            return None
+        if not address.startswith("ray:"):
+            return ("gcs", address)  # Ray's own form, as `ray job submit` sets it
+    if not isinstance(address, str):
+        return None
+    if address.startswith("ray://"):
+        return ("client", address)
+    if address.startswith("ray:"):
+        return ("gcs", address[len("ray:"):])
+    return None
 
 
 def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory) -> InitContext:

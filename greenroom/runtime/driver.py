@@ -75,6 +75,7 @@ class DriverRuntime(Runtime):
         for oid in ids:
             entry = entries.get(oid)
             if entry is None:
+                _refuse_foreign(oid)
                 raise exceptions.ObjectLostError(
                     f"object {oid.hex()} is unknown to this node (from an earlier session?)"
                 )
@@ -100,6 +101,7 @@ class DriverRuntime(Runtime):
     def wait_ids(self, ids: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         for oid in ids:
             if oid not in self.objects.entries:
+                _refuse_foreign(oid)
                 raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
         return self.objects.wait(ids, num_returns, timeout)
 
@@ -111,9 +113,20 @@ class DriverRuntime(Runtime):
 
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         if oid not in self.objects.entries:
+            _refuse_foreign(oid)
             raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
         if not self.objects.on_ready(oid, lambda _o, _e: callback()):
             callback()
 
     def shutdown(self) -> None:
         self.node.stop()
+
+
+def _refuse_foreign(oid: bytes) -> None:
+    """An ObjectRef of another backend (its id says which) is refused with what happened."""
+    backend = getattr(oid, "backend", "local")
+    if backend != "local":
+        raise ValueError(
+            f"ObjectRef({oid.hex()}) belongs to the {backend!r} backend (a cluster greenroom was connected "
+            "to with init(address=...)), not to this local node; get it while connected to that cluster"
+        )

@@ -57,3 +57,31 @@ def gr_cpu4():
     greenroom.init(num_cpus=4, num_gpus=0)
     yield greenroom
     greenroom.shutdown()
+
+
+# -- the Ray backend ------------------------------------------------------------------------------
+# One private Ray head per test session (tests/ray_cluster.py), started on first use by a test
+# marked ray_backend. `ray start` leaves its daemons to the init process, so they are not children
+# of this process and the leak check above does not see them; the head is ended by its own pids at
+# the end of the session, its temp dir removed.
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """A real Ray head on 127.0.0.1 (2 CPUs, 2 GPUs); skipped where Ray is not installed."""
+    pytest.importorskip("ray", reason="the Ray backend needs the extra: pip install 'greenroom[ray]'")
+    import ray_cluster
+
+    head = ray_cluster.start(extra_path=[os.path.dirname(os.path.abspath(__file__))])
+    yield head
+    greenroom.shutdown()
+    ray_cluster.stop(head)
+
+
+@pytest.fixture(scope="module")
+def on_ray(ray_head):
+    """greenroom connected to the session's Ray head for one module, disconnected after it."""
+    greenroom.shutdown()
+    greenroom.init(address="ray:" + ray_head.gcs_address)
+    yield greenroom
+    greenroom.shutdown()

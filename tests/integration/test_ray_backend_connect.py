@@ -1,0 +1,133 @@
+"""Connecting to a Ray cluster: the address forms, Ray Client, refusals and bounded failures."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import greenroom
+
+pytestmark = [pytest.mark.ray_backend, pytest.mark.timeout(120)]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@greenroom.remote
+def double(x):
+    return 2 * x
+
+
+@greenroom.remote
+class Echo:
+    def echo(self, x):
+        return x
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_refs_and_handles_do_not_cross_backends(ray_head):
+    """A Ray-backend ref is refused by the local node, and a local one by the Ray backend."""
+    greenroom.shutdown()
+    greenroom.init(address="ray:" + ray_head.gcs_address)
+    ray_ref, ray_actor = double.remote(1), Echo.remote()
+    assert greenroom.get(ray_ref) == 2
+    greenroom.shutdown()
+    greenroom.init(num_cpus=1, num_gpus=0)
+    try:
+        with pytest.raises(ValueError, match="'ray' backend"):
+            greenroom.get(ray_ref)
+        with pytest.raises(ValueError, match="'ray' backend"):
+            greenroom.kill(ray_actor)
+        local_ref, local_actor = double.remote(2), Echo.remote()
+        assert greenroom.get(local_ref) == 4
+    finally:
+        greenroom.shutdown()
+    greenroom.init(address="ray:" + ray_head.gcs_address)
+    try:
+        with pytest.raises(ValueError, match="local node"):
+            greenroom.get(local_ref)
+        with pytest.raises(ValueError, match="'local' backend"):
+            greenroom.kill(local_actor)
+    finally:
+        greenroom.shutdown()
+
+
+def test_ray_address_environment_and_ray_client(ray_head, monkeypatch):
+    """$RAY_ADDRESS holding "ray:HOST:PORT" is used by init(); "ray://" goes through Ray Client."""
+    greenroom.shutdown()
+    monkeypatch.setenv("RAY_ADDRESS", "ray:" + ray_head.gcs_address)
+    greenroom.init()
+    try:
+        assert greenroom.get(double.remote(5)) == 10
+    finally:
+        greenroom.shutdown()
+    monkeypatch.delenv("RAY_ADDRESS")
+    greenroom.init(address=ray_head.client_address)
+    try:
+        assert greenroom.get(double.remote(4)) == 8
+        assert greenroom.get(Echo.remote().echo.remote("hi")) == "hi"
+        with pytest.raises(KeyError):
+            greenroom.get(greenroom.remote(lambda: {}["missing"]).remote())
+    finally:
+        greenroom.shutdown()
+
+
+def test_unreachable_cluster_fails_at_once():
+    """Nothing listening: ConnectionError within seconds, saying what to start."""
+    greenroom.shutdown()
+    for address in (f"ray:127.0.0.1:{_closed_port()}", f"ray://127.0.0.1:{_closed_port()}"):
+        started = time.monotonic()
+        with pytest.raises(ConnectionError, match="ray start --head"):
+            greenroom.init(address=address)
+        assert time.monotonic() - started < 10
+        assert not greenroom.is_initialized()
+
+
+def test_cluster_resources_cannot_be_given():
+    """The cluster's resources are set where its nodes start."""
+    with pytest.raises(ValueError, match="ray start --num-cpus"):
+        greenroom.init(address="ray:127.0.0.1:1", num_cpus=2)
+
+
+def test_without_ray_an_address_names_the_extra():
+    """Where Ray is not installed, a Ray address raises ImportError naming greenroom[ray]."""
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "import greenroom\n"
+        "try:\n"
+        "    greenroom.init(address='ray://127.0.0.1:1')\n"
+        "except ImportError as e:\n"
+        "    print('IMPORT-ERROR', e)\n"
+        "assert 'ray' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "IMPORT-ERROR" in out.stdout and "greenroom[ray]" in out.stdout
+
+
+def test_the_core_never_imports_ray():
+    """A plain greenroom program (local node) never imports Ray."""
+    code = (
+        "import sys, greenroom\n"
+        "greenroom.init(num_cpus=1, num_gpus=0)\n"
+        "assert greenroom.get(greenroom.put(1)) == 1\n"
+        "greenroom.shutdown()\n"
+        "print('RAY-IMPORTED' if 'ray' in sys.modules else 'NO-RAY')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    env.pop("RAY_ADDRESS", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "NO-RAY" in out.stdout

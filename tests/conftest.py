@@ -72,7 +72,10 @@ def ray_head():
     pytest.importorskip("ray", reason="the Ray backend needs the extra: pip install 'greenroom[ray]'")
     import ray_cluster
 
-    head = ray_cluster.start(extra_path=[os.path.dirname(os.path.abspath(__file__))])
+    here = os.path.dirname(os.path.abspath(__file__))
+    # Ray workers import the test modules by name (pytest's rootdir-relative import mode), as a
+    # cluster's workers import a program's modules from their own sys.path.
+    head = ray_cluster.start(extra_path=[here, os.path.join(here, "integration")])
     yield head
     greenroom.shutdown()
     ray_cluster.stop(head)

@@ -214,3 +214,16 @@ def test_placement_groups_and_context(on_ray):
     assert len(ids) == 1 and pg_id == pg.id.hex() and has_task
     remove_placement_group(pg)
     assert greenroom.get_runtime_context().get_node_id()
+
+
+def test_a_request_no_node_fits_waits_and_is_logged_once(on_ray, caplog):
+    """On a cluster (which may grow) an unfittable request waits, logged once, instead of failing."""
+    needy = greenroom.remote(resources={"tpu_pod": 1}, num_cpus=0)(lambda: 1)
+    with caplog.at_level("WARNING", logger="greenroom"):
+        first, second = needy.remote(), needy.remote()
+    assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
+    assert "tpu_pod" in caplog.records[0].getMessage() and "waits" in caplog.records[0].getMessage()
+    ready, _ = on_ray.wait([first, second], num_returns=1, timeout=0.2)
+    assert ready == []
+    on_ray.cancel(first)
+    on_ray.cancel(second)

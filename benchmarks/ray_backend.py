@@ -100,7 +100,10 @@ def child(lib: str, address: str, quick: bool) -> dict:
         api.get(h.echo.remote(0))
         t = time.perf_counter()
         api.get([h.echo.remote(i) for i in range(n_calls)])
-        out[f"W5 pipelined calls, {label} actor, time per call"] = ((time.perf_counter() - t) / n_calls * 1e6, "us")
+        out[f"W5 pipelined calls, {label} actor, time per call"] = (
+            (time.perf_counter() - t) / n_calls * 1e6,
+            "us",
+        )
     n_trials = 4
     import tempfile
 
@@ -140,7 +143,14 @@ def main() -> None:
     try:
         for rep in range(args.reps):
             for lib in ("greenroom", "ray"):
-                cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, "--address", head.gcs_address]
+                cmd = [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "--child",
+                    lib,
+                    "--address",
+                    head.gcs_address,
+                ]
                 cmd += ["--quick"] if args.quick else []
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

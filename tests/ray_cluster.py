@@ -67,13 +67,17 @@ def start(num_cpus: int = 2, num_gpus: int = 2, extra_path: list[str] = ()) -> H
         "--object-store-memory=200000000", "--disable-usage-stats",
     ]  # fmt: skip
     try:
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S)
+        out = subprocess.run(
+            cmd, check=False, env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired as e:
         stop_dir(temp_dir)
         raise RuntimeError(f"ray start did not finish within {START_TIMEOUT_S} s") from e
     if out.returncode != 0:
         stop_dir(temp_dir)
-        raise RuntimeError(f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        raise RuntimeError(
+            f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        )
     return Head(f"127.0.0.1:{gcs}", f"ray://127.0.0.1:{client}", temp_dir)
 
 

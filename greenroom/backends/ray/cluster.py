@@ -52,7 +52,9 @@ def connect(cluster: tuple[str, str], *, namespace: str | None, runtime_env: Any
     shown = address if kind == "client" else f"ray:{address}"
     _probe(kind, address, shown)
     if ray.is_initialized():
-        raise RuntimeError("Ray is already initialized in this process; call ray.shutdown() before greenroom.init()")
+        raise RuntimeError(
+            "Ray is already initialized in this process; call ray.shutdown() before greenroom.init()"
+        )
     try:
         ray.init(address=address, namespace=namespace, runtime_env=runtime_env, log_to_driver=log_to_driver,
                  logging_level=logging_level)  # fmt: skip
@@ -70,7 +72,9 @@ def connect(cluster: tuple[str, str], *, namespace: str | None, runtime_env: Any
                 "valid token. Set RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN, or "
                 f"~/.ray/auth_token) here. Ray says: {text}"
             ) from e
-        raise ConnectionError(f"init(address={shown!r}): Ray could not connect: {type(e).__name__}: {text}") from e
+        raise ConnectionError(
+            f"init(address={shown!r}): Ray could not connect: {type(e).__name__}: {text}"
+        ) from e
     rt = RayRuntime(is_driver=True, address=shown)
     from greenroom.runtime.api import InitContext
 

@@ -14,7 +14,8 @@ that unpickles one use the Ray backend first (a Ray worker, before any user code
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class RayObjectId(bytes):

@@ -173,7 +173,9 @@ class RayRuntime:
             raise errors.translate(e) from e
         extras = {"concurrency_groups": list(checked["concurrency_groups"]),
                   "max_pending_calls": checked["max_pending_calls"]}  # fmt: skip
-        return ActorHandle(RayActorId(handle), actor_class._name, actor_class._methods, actor_class._is_async, extras)
+        return ActorHandle(
+            RayActorId(handle), actor_class._name, actor_class._methods, actor_class._is_async, extras
+        )
 
     def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int, args: tuple,
                           kwargs: dict, group: str | None = None, max_task_retries: int | None = None,
@@ -342,7 +344,11 @@ def install(rt: RayRuntime) -> None:
 def enter_worker() -> None:
     """Inside a Ray worker: greenroom's API here runs on Ray too (once per process). Elsewhere
     (a driver that has disconnected) nothing: greenroom there runs as init() says."""
-    if state.current() is None and ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
+    if (
+        state.current() is None
+        and ray.is_initialized()
+        and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+    ):
         with state.lock():
             if state.current() is None:
                 install(RayRuntime(is_driver=False))

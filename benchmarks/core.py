@@ -23,6 +23,7 @@ import sys
 import time
 
 import workloads_actors  # noqa: F401 - each workloads_* module registers its workloads
+import workloads_enforce  # noqa: F401
 import workloads_objects  # noqa: F401
 import workloads_raw  # noqa: F401
 import workloads_tasks  # noqa: F401

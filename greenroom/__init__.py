@@ -5,6 +5,7 @@
 
 from greenroom import actor, dag, exceptions, util
 from greenroom.actors import get_actor, kill, method, remote
+from greenroom.runtime import state as _state
 from greenroom.runtime.api import (
     available_resources,
     cancel,
@@ -18,8 +19,8 @@ from greenroom.runtime.api import (
     timeline,
     wait,
 )
-from greenroom.runtime.context import get_gpu_ids
-from greenroom.runtime import state as _state
+from greenroom.runtime.context import get_cpu_ids, get_gpu_ids
+from greenroom.runtime.generators import DynamicObjectRefGenerator, ObjectRefGenerator
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.runtime_context import get_runtime_context
 
@@ -36,7 +37,9 @@ _state.register_backend("ray", _connect_ray)
 __version__ = "0.1.0"
 
 __all__ = [
+    "DynamicObjectRefGenerator",
     "ObjectRef",
+    "ObjectRefGenerator",
     "actor",
     "get_actor",
     "kill",
@@ -46,6 +49,7 @@ __all__ = [
     "cluster_resources",
     "exceptions",
     "get",
+    "get_cpu_ids",
     "get_gpu_ids",
     "get_runtime_context",
     "init",

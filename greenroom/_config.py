@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 
 
 def machine_cpus() -> int:
@@ -11,6 +12,14 @@ def machine_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def machine_cores() -> list[int]:
+    """The cores this process may run on (its affinity mask), ascending: where pinned work goes."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return list(range(os.cpu_count() or 1))
 
 
 def machine_memory() -> int:
@@ -79,6 +88,108 @@ def node_ip_address(address: str = "8.8.8.8:53") -> str:
         s.close()
 
 
+def tune_auto_callback_loggers() -> bool:
+    """Whether Tune adds its CSV/JSON/TensorBoardX logger callbacks (Ray's TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1: no)."""
+    return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0") != "1"
+
+
+def tune_max_pending_trials() -> str:
+    """TUNE_MAX_PENDING_TRIALS_PG: how many trials may wait to start ("auto" by default)."""
+    return os.environ.get("TUNE_MAX_PENDING_TRIALS_PG", "auto")
+
+
+def memory_usage_threshold(default: float) -> float:
+    """Ray's RAY_memory_usage_threshold: the node-wide memory guard kills a worker above this
+    fraction of memory used."""
+    return _float_env("RAY_memory_usage_threshold", default)
+
+
+def memory_monitor_refresh_ms(default: int) -> int:
+    """Ray's RAY_memory_monitor_refresh_ms: how often memory is checked; 0 turns the memory monitor off."""
+    return int(_float_env("RAY_memory_monitor_refresh_ms", default))
+
+
+def _float_env(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r}: expected a number") from None
+
+
+def memory_usage_reader() -> Callable[[], tuple[int, int]]:
+    """A function returning (used, total) bytes of the memory this process may use, read anew at
+    each call: its cgroup's where a limit below the machine's memory is set (a container), else the
+    machine's (MemTotal - MemAvailable). Which source applies is found once, here.
+
+    Cgroup usage leaves out inactive file cache, which the kernel reclaims before anything is
+    killed (as Ray counts it).
+    """
+    total = _meminfo()[0]
+    for limit_file, usage_file, stat_file, inactive_key in _CGROUP_FILES:
+        limit = _read_int(limit_file)
+        if limit is not None and 0 < limit < total and _read_int(usage_file) is not None:
+            def cgroup_usage() -> tuple[int, int]:
+                used = (_read_int(usage_file) or 0) - _stat_value(stat_file, inactive_key)
+                return max(0, used), limit
+
+            return cgroup_usage
+    return _machine_usage
+
+
+# cgroup v2, then v1: (limit, usage, stat, the stat key of reclaimable file cache)
+_CGROUP_FILES = (
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat",
+     "inactive_file"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+     "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"),
+)  # fmt: skip
+
+
+def _machine_usage() -> tuple[int, int]:
+    total, available = _meminfo()
+    return total - available, total
+
+
+def _meminfo() -> tuple[int, int]:
+    """(MemTotal, MemAvailable) in bytes; they are the first and third lines of /proc/meminfo."""
+    total = available = 0
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            head = f.read(512)
+    except OSError:  # pragma: no cover - not Linux
+        return machine_memory(), machine_memory()
+    for line in head.split(b"\n"):
+        if line.startswith(b"MemTotal:"):
+            total = int(line.split()[1]) * 1024
+        elif line.startswith(b"MemAvailable:"):
+            available = int(line.split()[1]) * 1024
+            break
+    return total, available
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):  # absent, or "max" (no limit)
+        return None
+
+
+def _stat_value(path: str, key: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                name, _, value = line.partition(b" ")
+                if name.decode() == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def ray_address() -> str | None:
     """$RAY_ADDRESS, the cluster a Ray program connects to when ``init()`` names none (as Ray reads it).
 
@@ -86,3 +197,4 @@ def ray_address() -> str | None:
     (a GCS address, as ``ray job submit`` sets it); "auto" and "local" are left to the caller.
     """
     return os.environ.get("RAY_ADDRESS") or None
+

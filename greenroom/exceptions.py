@@ -14,6 +14,7 @@ The tree::
           │    ├── ObjectFreedError     ... because it was freed
           │    └── ObjectFetchTimedOutError  ... it could not be fetched in time
           ├── ObjectStoreFullError      a large value does not fit the object store
+          ├── OutOfMemoryError          greenroom killed the worker for its memory (memory=, node guard)
           ├── NodeDiedError             the node running the work died
           ├── PendingCallsLimitExceeded an actor has max_pending_calls calls queued
           ├── AsyncioActorExit          exit_actor() inside an async actor method
@@ -40,6 +41,7 @@ __all__ = [
     "TaskCancelledError",
     "ObjectLostError",
     "ObjectStoreFullError",
+    "OutOfMemoryError",
     "ResourceDeadlockError",
     "TaskUnschedulableError",
     "ActorUnschedulableError",
@@ -205,6 +207,16 @@ class ObjectStoreFullError(RayError, MemoryError):
     """A large value does not fit in the object store's shared memory. Drop refs to
     values you no longer need, or start greenroom with more
     (``init(object_store_memory=...)``)."""
+
+
+class OutOfMemoryError(RayError):
+    """greenroom killed the worker running the task or actor because of memory: its
+    resident memory passed the ``memory=`` it asked for, or the machine's memory
+    passed the node-wide threshold (``init(_memory_usage_threshold=...)``, default
+    0.95, as Ray's memory monitor) and it was the one chosen to free memory. The
+    message names the task or actor, its pid, its resident size and the limit.
+    The task is retried up to ``max_retries`` first. Ask for more ``memory=``, use
+    less, run fewer such tasks at once, or exempt it with ``_enforce={"memory": False}``."""
 
 
 class ResourceDeadlockError(RayError):

@@ -62,6 +62,22 @@ class RuntimeContext:
     def get_accelerator_ids(self) -> dict[str, list[str]]:
         return {"GPU": [str(i) for i in get_gpu_ids()]}
 
+    def get_resource_limits(self) -> dict[str, Any]:
+        """What greenroom enforces on the current task or actor ({} outside one).
+
+        Returns:
+            ``threads``: the native thread-pool size set for it (None: left
+            alone, e.g. the user set OMP_NUM_THREADS); ``cpu_ids``: the cores it
+            is pinned to (None: not pinned); ``memory``: the resident-memory limit
+            in bytes it is killed above (None: no limit); ``gpu_memory``: the cap
+            set in each framework for a fractional GPU (None: none).
+        """
+        ctx = task_context()
+        limits = getattr(self._runtime, "limits", None)
+        if ctx is None or limits is None:
+            return {}
+        return limits.describe(ctx.enforce, ctx.assigned)
+
     def get_placement_group_id(self) -> str | None:
         ctx = task_context()
         return ctx.placement[0] if ctx is not None and ctx.placement else None

@@ -20,8 +20,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def test_all_is_pinned():
     """greenroom.__all__ changes only on purpose."""
     assert sorted(greenroom.__all__) == sorted([
-        "ObjectRef", "actor", "get_actor", "kill", "method", "available_resources", "cancel", "cluster_resources", "exceptions", "get",
-        "get_gpu_ids", "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote", "timeline",
+        "DynamicObjectRefGenerator", "ObjectRef", "ObjectRefGenerator", "actor", "get_actor", "kill", "method",
+        "available_resources", "cancel", "cluster_resources", "exceptions", "get", "get_cpu_ids", "get_gpu_ids",
+        "get_runtime_context", "init", "is_initialized", "nodes", "put", "remote", "timeline",
         "shutdown", "util", "wait",
     ])  # fmt: skip
     for name in greenroom.__all__:
@@ -30,17 +31,18 @@ def test_all_is_pinned():
 
 PINNED_ALL = {
     "greenroom.tune": [
-        "CLIReporter", "Callback", "Checkpoint", "CheckpointConfig", "ExperimentAnalysis", "FailureConfig",
+        "CLIReporter", "Callback", "Checkpoint", "CheckpointConfig", "Experiment", "ExperimentAnalysis", "FailureConfig",
         "JupyterNotebookReporter", "PlacementGroupFactory", "ProgressReporter", "Result", "ResultGrid",
-        "RunConfig", "Stopper", "Trainable", "TuneConfig", "TuneError", "Tuner", "choice", "get_checkpoint",
-        "get_context", "grid_search", "lograndint", "loguniform", "qlograndint", "qloguniform", "qrandint",
-        "qrandn", "quniform", "randint", "randn", "report", "run", "sample_from", "schedulers", "search",
-        "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
+        "RunConfig", "Stopper", "Trainable", "TuneConfig", "TuneContext", "TuneError", "Tuner", "choice",
+        "create_scheduler", "create_searcher", "get_checkpoint", "get_context", "grid_search", "logger",
+        "lograndint", "loguniform", "qlograndint", "qloguniform", "qrandint", "qrandn", "quniform", "randint",
+        "randn", "register_trainable", "report", "result", "run", "run_experiments", "sample_from",
+        "schedulers", "search", "stopper", "suggest", "uniform", "utils", "with_parameters", "with_resources",
     ],
     "greenroom.exceptions": [
         "ActorAlreadyExistsError", "ActorDiedError", "ActorUnavailableError", "ActorUnschedulableError",
         "AsyncioActorExit", "GetTimeoutError", "NodeDiedError", "ObjectFetchTimedOutError", "ObjectFreedError",
-        "ObjectLostError", "ObjectStoreFullError", "OwnerDiedError", "PendingCallsLimitExceeded",
+        "ObjectLostError", "ObjectStoreFullError", "OutOfMemoryError", "OwnerDiedError", "PendingCallsLimitExceeded",
         "RayActorError", "RayError", "RaySystemError", "RayTaskError", "ResourceDeadlockError",
         "TaskCancelledError", "TaskUnschedulableError", "WorkerCrashedError",
     ],

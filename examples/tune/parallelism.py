@@ -26,7 +26,8 @@ tune.run(trainable, num_samples=10, resources_per_trial={"cpu": 2}, **common)
 tune.run(trainable, num_samples=10, resources_per_trial={"cpu": 4}, **common)
 # Fractional values are also supported: {"cpu": 0.5} runs 8 at a time.
 tune.run(trainable, num_samples=10, resources_per_trial={"cpu": 0.5}, **common)
-# Memory (bytes) and custom resources too.
-tune.run(trainable, num_samples=4, resources_per_trial={"cpu": 1, "memory": 1 << 20}, **common)
+# Memory (bytes) and custom resources too. greenroom enforces memory: a trial whose process
+# holds more than this is killed with OutOfMemoryError, so ask for what it really uses.
+tune.run(trainable, num_samples=4, resources_per_trial={"cpu": 1, "memory": 256 << 20}, **common)
 print("done")
 ray.shutdown()

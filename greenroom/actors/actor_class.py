@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-from typing import Any, Callable
+from typing import Any
 
 from greenroom import exceptions
 from greenroom.actors.handle import ActorHandle
 from greenroom.actors.methods import describe_methods
 from greenroom.runtime import binding, serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
+from greenroom.runtime.limits import parse_enforce
 from greenroom.runtime.options import check_names, scheduling_of
 from greenroom.runtime.signature import CallShape, check_call
 from greenroom.runtime.task_spec import encode_args
@@ -21,7 +21,7 @@ ACTOR_OPTIONS = frozenset({
     "max_task_retries", "name", "namespace", "lifetime", "get_if_exists", "scheduling_strategy",
     "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
     "runtime_env", "accelerator_type", "max_pending_calls", "concurrency_groups", "_metadata",
-    "object_store_memory", "label_selector", "enable_task_events",
+    "object_store_memory", "label_selector", "enable_task_events", "_enforce",
 })  # fmt: skip
 
 
@@ -70,6 +70,7 @@ class ActorClass:
             "max_concurrency": _int(options, "max_concurrency", default_concurrency, 1),
             "max_pending_calls": _int(options, "max_pending_calls", -1, -1),
             "concurrency_groups": groups,
+            "enforce": parse_enforce(options.get("_enforce", True), "_enforce"),
         }  # fmt: skip
 
     def _concurrency_groups(self, groups: Any) -> dict:
@@ -124,6 +125,7 @@ class ActorClass:
             detached=self._raw.get("lifetime") == "detached", methods=self._methods,
             pins=pickled.actors, ref_pins=pickled.objects, capture=capture,
             concurrency_groups=opts["concurrency_groups"], max_pending_calls=opts["max_pending_calls"],
+            enforce=opts["enforce"],
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

@@ -13,23 +13,27 @@ from greenroom.actors.methods import check_method_options
 from greenroom.exceptions import PendingCallsLimitExceeded
 from greenroom.runtime import binding, state
 from greenroom.runtime.actor_worker import TERMINATE
+from greenroom.runtime.generators import make_generator
 from greenroom.runtime.handles import note_pickled
 from greenroom.runtime.signature import CallShape, check_call
 
 
 class ActorMethod:
-    """One method of an actor: ``.remote(*args)`` returns an ObjectRef."""
+    """One method of an actor: ``.remote(*args)`` returns an ObjectRef (an ObjectRefGenerator
+    for a generator method, see ``greenroom.ObjectRefGenerator``)."""
 
-    __slots__ = ("_handle", "_name", "_num_returns", "_shape", "_group", "_max_task_retries")
+    __slots__ = ("_handle", "_name", "_num_returns", "_shape", "_group", "_max_task_retries", "_backpressure")
 
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int, shape: CallShape | None,
-                 group: str | None = None, max_task_retries: int | None = None) -> None:  # fmt: skip
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int | str, shape: CallShape | None,
+                 group: str | None = None, max_task_retries: int | None = None,
+                 backpressure: int | None = None) -> None:  # fmt: skip
         self._handle = handle
         self._name = name
-        self._num_returns = num_returns
+        self._num_returns = num_returns  # or "streaming" / "dynamic" for a generator method
         self._shape = shape
         self._group = group
         self._max_task_retries = max_task_retries
+        self._backpressure = backpressure  # _generator_backpressure_num_objects
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         h = self._handle
@@ -38,11 +42,17 @@ class ActorMethod:
             check_call(self._shape, name, args, kwargs)
         if h._max_pending > 0:
             h._check_pending()
-        refs = h._runtime.submit_actor_call(h._actor_id, self._name, name, self._num_returns, args, kwargs,
-                                            self._group, self._max_task_retries)  # fmt: skip
+        num_returns, generator = self._num_returns, None
+        if type(num_returns) is str:  # a generator method: one return object, its completion
+            generator = (num_returns, -1 if self._backpressure is None else self._backpressure)
+            num_returns = 1
+        refs = h._runtime.submit_actor_call(h._actor_id, self._name, name, num_returns, args, kwargs,
+                                            self._group, self._max_task_retries, generator)  # fmt: skip
         if h._max_pending > 0:
             h._pending.append(refs[0].id)
-        return refs[0] if self._num_returns == 1 else refs
+        if generator is not None:
+            return make_generator(refs, generator)
+        return refs[0] if num_returns == 1 else refs
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:
         """A lazy call of this method on this live actor: a ``ClassMethodNode`` of a DAG."""
@@ -58,7 +68,8 @@ class ActorMethod:
                 f"its groups are {sorted(self._handle._groups)} (declare them in @remote(concurrency_groups=...))"
             )
         return ActorMethod(self._handle, self._name, options.get("num_returns", self._num_returns), self._shape,
-                           group, options.get("max_task_retries", self._max_task_retries))  # fmt: skip
+                           group, options.get("max_task_retries", self._max_task_retries),
+                           options.get("_generator_backpressure_num_objects", self._backpressure))  # fmt: skip
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
@@ -98,7 +109,8 @@ class ActorHandle:
         if parsed is None:  # parsed once per handle (no ActorMethod kept: it would refer back to us)
             info = methods[name]
             parsed = self._parsed[name] = (info["num_returns"], CallShape.from_wire(info["shape"]),
-                                           info["concurrency_group"], info["max_task_retries"])  # fmt: skip
+                                           info["concurrency_group"], info["max_task_retries"],
+                                           info.get("backpressure"))  # fmt: skip
         return ActorMethod(self, name, *parsed)
 
     def _check_pending(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
+from greenroom.runtime.options import generator_of
 from greenroom.runtime.signature import CallShape
 
 METHOD_OPTIONS = frozenset({
@@ -33,6 +34,7 @@ def check_method_options(options: dict, where: str) -> dict:
     group = options.get("concurrency_group")
     if group is not None and not isinstance(group, str):
         raise TypeError(f"{where}(concurrency_group={group!r}): expected the name of a concurrency group")
+    generator_of(options, False, where)  # checks _generator_backpressure_num_objects
     retries = options.get("max_task_retries")
     if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < -1):
         raise ValueError(f"{where}(max_task_retries={retries!r}): expected an integer >= -1")
@@ -55,8 +57,9 @@ def method(**options: Any) -> Callable:
 
 
 def describe_methods(cls: type) -> dict[str, dict]:
-    """name -> {"num_returns", "shape", "concurrency_group", "max_task_retries"} for each
-    public method of ``cls`` (plain data: it travels inside handles)."""
+    """name -> {"num_returns", "shape", "concurrency_group", "max_task_retries", "backpressure"}
+    for each public method of ``cls`` (plain data: it travels inside handles). A generator
+    method with no ``num_returns`` streams, as in Ray."""
     methods = {}
     for name, fn in inspect.getmembers(cls, predicate=callable):
         if name.startswith("__") and name.endswith("__"):
@@ -64,8 +67,10 @@ def describe_methods(cls: type) -> dict[str, dict]:
         options = getattr(fn, _MARK, {})
         bound_to_instance = not isinstance(inspect.getattr_static(cls, name, None), (staticmethod, classmethod))
         shape = CallShape.of(fn, skip_first=bound_to_instance)
+        is_generator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         methods[name] = {
-            "num_returns": options.get("num_returns", 1),
+            "num_returns": options.get("num_returns", "streaming" if is_generator else 1),
+            "backpressure": options.get("_generator_backpressure_num_objects"),
             "shape": shape.to_wire() if shape is not None else None,
             "concurrency_group": options.get("concurrency_group"),
             "max_task_retries": options.get("max_task_retries"),

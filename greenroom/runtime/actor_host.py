@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.actor_records import ActorRecord, Call, cancelled_payload, ctor_objects, payload_text
 from greenroom.runtime.actor_state import ALIVE, DEAD, PENDING, ActorState
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.object_ref import return_ids
@@ -25,59 +26,13 @@ from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
 
 
-@dataclass(slots=True, eq=False)
-class Call:
-    """An actor call on the node (the fields of wire.CallSpec, and its arguments' readiness)."""
-
-    task_id: bytes
-    method: str
-    args_blob: bytes
-    deps: list
-    num_returns: int
-    name: str
-    pins: list
-    ref_pins: list
-    group: str | None
-    max_task_retries: int | None
-    deps_pending: int = 0
-    sent_at: float = 0.0  # loop time it went to the actor's process (for the timeline)
-    cancelled: bool = False  # cancel() was called while it ran: it ends as TaskCancelledError
-
-    def object_ids(self) -> list:
-        """The objects this call keeps alive until it ends: its ref arguments."""
-        return [oid for _pos, oid in self.deps] + list(self.ref_pins)
-
-
-@dataclass(slots=True, eq=False)
-class ActorRecord:
-    spec: wire.ActorSpec
-    state: ActorState
-    owner: int  # process that created it: 0 the driver, else a worker id
-    request: ResourceSet
-    placement: tuple | None
-    worker: WorkerProc | None = None
-    granted: bool = False
-    assigned: list = field(default_factory=list)
-    calls: dict = field(default_factory=dict)  # task id -> Call, every unfinished call
-    holders: set = field(default_factory=set)
-    pins: int = 0
-    pinned_for_good: bool = False
-    exiting: str | None = None  # why it ends itself (exit_actor(), __ray_terminate__)
-    ctor_unpinned: bool = False  # constructor arguments are kept (for restarts) until death
-    pid: int | None = None  # of its current (or last) process
-    deps_pending: int = 0
-    init_sent_at: float = 0.0
-
-    def describe(self) -> str:
-        return f"actor {self.spec.class_name} (id={self.spec.actor_id.hex()}, pid={self.pid})"
-
-
 class ActorHost:
     """Owns the node's actors and their names."""
 
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, placement_info: Callable[[Any], Any], assigned: Callable[[Any], list],
-                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
+                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]]) -> None:  # fmt: skip
         self.loop = loop
         self.timeline = timeline
         self.scheduler = scheduler
@@ -88,6 +43,9 @@ class ActorHost:
         self.assigned = assigned
         self.broken = broken
         self.schedule = schedule
+        self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each actor's
+        self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
+        self.stream_raised = stream_raised  # a streaming call's error becomes its last item (node_streams.py)
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
 
@@ -113,7 +71,7 @@ class ActorHost:
         if spec.name:
             self.names[(spec.namespace, spec.name)] = spec.actor_id
         self.pin(spec.pins, +1)
-        self.lifetimes.pin(_ctor_objects(spec), +1)
+        self.lifetimes.pin(ctor_objects(spec), +1)
         for dep in spec.deps:
             if self.objects.on_ready(dep[1], lambda _o, _e, r=rec: self.loop.on_loop(self._ctor_dep_ready, r)):
                 rec.deps_pending += 1
@@ -149,7 +107,7 @@ class ActorHost:
         call = rec.calls[call_id]
         if rec.state.cancel_queued(call_id):  # not sent yet: it never runs
             del rec.calls[call_id]
-            self._end_call(call, wire.SYSTEM_ERROR, [_cancelled(call)] * call.num_returns)
+            self._end_call(call, wire.SYSTEM_ERROR, [cancelled_payload(call)] * call.num_returns)
         elif not call.cancelled:
             call.cancelled = True
             if rec.worker is not None:
@@ -167,7 +125,7 @@ class ActorHost:
         for _pos, oid in rec.spec.deps:
             entry = self.objects.get(oid)
             if entry.kind != wire.VALUE:
-                self._die(rec, f"an argument of its constructor failed: {_payload_text(entry.payload)}")
+                self._die(rec, f"an argument of its constructor failed: {payload_text(entry.payload)}")
                 return
         try:
             self.scheduler.submit(rec.spec.actor_id, rec.request, rec.placement)
@@ -185,6 +143,7 @@ class ActorHost:
             self.scheduler.release(actor_id)
             return True
         rec.granted = True
+        rec.allocation = allocation
         rec.assigned = self.assigned(allocation)
         self._start_process(rec)
         return True
@@ -194,19 +153,22 @@ class ActorHost:
         if broken:
             self._die(rec, broken)
             return
-        w = self.pool.spawn(",".join(map(str, rec.assigned[1])))
+        enforce = rec.spec.enforce & self.enforce
+        w = self.pool.spawn(*self.gpus.worker_for(rec.allocation, rec.assigned[1], enforce))
         w.actor = rec
-        rec.worker = w
+        rec.worker = rec.last_worker = w
 
     def worker_ready(self, w: WorkerProc) -> None:
         rec = w.actor
         rec.pid = w.pid
+        w.started_at = self.loop.loop.time()
         s = rec.spec
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in s.deps]
         rec.init_sent_at = self.loop.loop.time()
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
                               s.is_async, s.class_name, self.placement_info(rec.placement), s.name,
-                              rec.state.restarts, s.capture, s.concurrency_groups))  # fmt: skip
+                              rec.state.restarts, s.capture, s.concurrency_groups,
+                              s.enforce & self.enforce))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:
@@ -255,7 +217,7 @@ class ActorHost:
             deps = [[pos, wire.VALUE, objects.get(oid).payload] for pos, oid in call.deps]
             call.sent_at = self.loop.loop.time()
             rec.worker.send(wire.ActorCall(call.task_id, call.method, call.args_blob, deps, call.num_returns,
-                                           call.name, call.group))  # fmt: skip
+                                           call.name, call.group, call.generator))  # fmt: skip
 
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
         task_id, kind, payloads = done.task_id, done.kind, done.payloads
@@ -267,7 +229,7 @@ class ActorHost:
                 rec.state.created()
                 self._pump(rec)
             else:
-                self._die(rec, "its constructor raised:\n" + _payload_text(payloads[0]))
+                self._die(rec, "its constructor raised:\n" + payload_text(payloads[0]))
             return
         call = rec.calls.pop(task_id, None)
         if call is None:
@@ -275,9 +237,11 @@ class ActorHost:
         self.timeline.record("actor_call", call.name, w.pid, call.sent_at, self.loop.loop.time(), rec.assigned[1])
         rec.state.done(task_id)
         if call.cancelled:
-            kind, payloads = wire.SYSTEM_ERROR, [_cancelled(call)] * call.num_returns
+            kind, payloads = wire.SYSTEM_ERROR, [cancelled_payload(call)] * call.num_returns
         if len(payloads) != call.num_returns:
             payloads = payloads * call.num_returns
+        if kind == wire.TASK_ERROR and call.generator is not None:
+            kind, payloads = self.stream_raised(task_id, payloads)
         self._end_call(call, kind, payloads, done.contains)
         if rec.state.terminate_when_idle and rec.state.idle():
             self._die(rec, "all handles to it went out of scope", graceful=True)
@@ -304,34 +268,51 @@ class ActorHost:
         if rec.exiting:
             self._die(rec, rec.exiting)
             return
-        reason = f"its process (pid={w.pid}) died: {describe_exit(code)}"
+        reason = f"its process (pid={w.pid}) died: {w.lost_reason or describe_exit(code)}"
+        if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
+            reason = (f"its process (pid={w.pid}) ran out of memory: {w.lost_reason}. "
+                      f"To fix it: {w.out_of_memory}")  # fmt: skip
         decision = rec.state.process_died(reason)
         if not decision.restart:  # dead for good: every unfinished call fails with the cause
-            self._die(rec, reason)
+            self._die(rec, reason, out_of_memory=bool(w.out_of_memory))
             return
+        if self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce):
+            await self.gpus.wait_gone(w, rec.describe())  # the restart gets the same GPUs: once free
+            if rec.state.state == DEAD:
+                return
         for task_id in decision.fail:
             call = rec.calls.pop(task_id, None)
             if call is not None:
-                self._fail_call(call, exceptions.ActorDiedError(
+                error = exceptions.OutOfMemoryError if w.out_of_memory else exceptions.ActorDiedError
+                self._fail_call(call, error(
                     f"{rec.describe()} restarted while call {call.name!r} ran ({reason}); the call was not "
                     "retried: set max_task_retries to retry calls on a restarted actor"
                 ))  # fmt: skip
         self._start_process(rec)  # same resources and GPU ids: the allocation is kept
 
-    def kill(self, actor_id: bytes, no_restart: bool) -> None:
+    def kill(self, actor_id: bytes, no_restart: bool) -> Any:
+        """kill(): returns the task that frees its GPUs once its process is gone (None without GPUs),
+        so that kill() returns with the GPUs free, as the README promises."""
         rec = self.actors.get(actor_id)
         if rec is None or rec.state.state == DEAD:
-            return
+            return None
         if no_restart:
-            self._die(rec, "it was killed with kill()")
-        elif rec.worker is not None:
+            return self._die(rec, "it was killed with kill()")
+        if rec.worker is not None:
             rec.worker.kill()
+        return None
 
-    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False) -> None:
-        """Dead for good: fail every unfinished call, stop the process, free resources and name."""
+    def _die(self, rec: ActorRecord, reason: str, *, graceful: bool = False,
+             out_of_memory: bool = False) -> Any:  # fmt: skip
+        """Dead for good: fail every unfinished call (with OutOfMemoryError when the memory monitor
+        killed it: they were part of what used the memory), stop the process, free resources and name.
+        Returns the task freeing its GPUs once its process is gone, or None."""
         rec.state.killed(reason)
         for call in list(rec.calls.values()):
-            self._fail_call(call, self._died_error(rec, call))
+            error = self._died_error(rec, call)
+            if out_of_memory:
+                error = exceptions.OutOfMemoryError(str(error))
+            self._fail_call(call, error)
         rec.calls.clear()
         w, rec.worker = rec.worker, None
         if w is not None:
@@ -339,7 +320,12 @@ class ActorHost:
                 self.pool.retire(w)
             else:
                 w.kill()
-        if rec.granted:
+        last, freeing = rec.last_worker, None
+        gpu_wait = last is not None and self.gpus.holds(rec.assigned[1], rec.spec.enforce & self.enforce)
+        if rec.granted and gpu_wait:
+            rec.granted = False  # its GPUs are granted again once its process is gone (node_gpus.py)
+            freeing = self.gpus.release_after_exit(last, rec.spec.actor_id, rec.describe())
+        elif rec.granted:
             rec.granted = False
             self.scheduler.release(rec.spec.actor_id)
         else:
@@ -349,8 +335,9 @@ class ActorHost:
         self.pin(rec.spec.pins, -1)
         if not rec.ctor_unpinned:
             rec.ctor_unpinned = True
-            self.lifetimes.pin(_ctor_objects(rec.spec), -1)
+            self.lifetimes.pin(ctor_objects(rec.spec), -1)
         self.schedule()
+        return freeing
 
     def _died_error(self, rec: ActorRecord, call: Call) -> exceptions.ActorDiedError:
         return exceptions.ActorDiedError(
@@ -420,18 +407,3 @@ class ActorHost:
             elif process in rec.holders:
                 rec.holders.discard(process)
                 self._check_scope(rec)
-
-
-def _cancelled(call: Call) -> bytes:
-    return serialization.dumps(exceptions.TaskCancelledError(f"actor call {call.name!r} was cancelled"))
-
-
-def _ctor_objects(spec: wire.ActorSpec) -> list:
-    return [oid for _pos, oid in spec.deps] + list(spec.ref_pins)
-
-
-def _payload_text(payload: Any) -> str:
-    try:
-        return str(serialization.loads(payload))
-    except Exception as e:
-        return f"(unreadable error: {e})"

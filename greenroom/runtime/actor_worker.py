@@ -23,7 +23,6 @@ import threading
 import traceback
 from typing import Any
 
-from greenroom import exceptions
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.connection import NodeGone, ThreadedConnection
 from greenroom.runtime.context import TaskContext, set_task_context
@@ -49,10 +48,12 @@ class Actor:
         self.placement = msg.placement
         self.actor_name = msg.actor_name
         self.restarts = msg.restarts
+        self.enforce = msg.enforce
         if msg.capture and msg.placement:  # for its whole life
             executor.runtime.default_placement = (msg.placement[0], -1)
         class_blob = msg.class_blob
         self.executor = executor
+        executor.limits.apply(msg.enforce, msg.assigned)  # for its whole life
         set_task_context(self._context(self.actor_id[:12], f"{self.class_name}.__init__"))
         self.instance = None
         kind, payloads, _ = executor.load_and_call(
@@ -67,7 +68,8 @@ class Actor:
 
     def _context(self, task_id: bytes, name: str) -> TaskContext:
         return TaskContext(task_id=task_id, assigned=self.assigned, actor_id=self.actor_id, placement=self.placement,
-                           name=name, actor_name=self.actor_name, actor_restarts=self.restarts)  # fmt: skip
+                           name=name, actor_name=self.actor_name, actor_restarts=self.restarts,
+                           enforce=self.enforce)  # fmt: skip
 
     def _method(self, name: str) -> Any:
         if name == TERMINATE:
@@ -86,6 +88,7 @@ class Actor:
         try:
             kind, payloads, contains = self.executor.load_and_call(
                 msg.task_id, lambda: self._method(msg.method), msg.args_blob, msg.deps, msg.num_returns, msg.name,
+                generator=msg.generator,
             )  # fmt: skip
         except ActorExit as e:
             self._exiting(msg, e)
@@ -98,7 +101,7 @@ class Actor:
                 set_task_context(self._context(msg.task_id, msg.name))
                 kind, payloads, contains = await self.executor.load_and_call_async(
                     msg.task_id, lambda: self._method(msg.method), msg.args_blob, msg.deps,
-                    msg.num_returns, msg.name,
+                    msg.num_returns, msg.name, msg.generator,
                 )  # fmt: skip
         except asyncio.CancelledError:  # cancelled before it started (waiting for its group)
             kind, payloads, contains = self.executor.cancelled(msg.name)

@@ -7,7 +7,9 @@ import logging
 from typing import Any, Sequence
 
 from greenroom import _config as config
-from greenroom.runtime import state
+from greenroom.runtime import limits, state
+from greenroom.runtime.generators import ObjectRefGenerator
+from greenroom.runtime.limits import NodeEnforcement, parse_enforce
 from greenroom.runtime.object_ref import ObjectRef
 
 logger = logging.getLogger("greenroom")
@@ -18,6 +20,7 @@ _NOT_HONOURED = {
     "local_mode": (False,),
     "_system_config": (None, {}),
     "storage": (None,),
+    "configure_logging": (True, False),  # greenroom configures no logger either way
 }
 _ACCEPTED = {"configure_logging", "logging_config", "logging_format", "log_to_driver"}  # logging set-up: ours
 
@@ -56,6 +59,10 @@ def init(
     logging_level: int | str = logging.INFO,
     namespace: str | None = None,
     _memory: int | None = None,
+    cpu_affinity: bool = False,
+    _enforce: bool | dict[str, bool] = True,
+    _memory_usage_threshold: float | None = None,
+    _memory_monitor_refresh_ms: int | None = None,
     **kwargs: Any,
 ) -> InitContext:
     """Start greenroom on this machine (or return the running instance).
@@ -75,6 +82,15 @@ def init(
         log_to_driver: forward workers' stdout/stderr here, prefixed with their pid.
         namespace: the default namespace for named actors.
         _memory: the node's "memory" resource in bytes (default: this machine's memory).
+        cpu_affinity: pin tasks and actors that ask for whole CPUs to distinct cores
+            (fractional ones share a core); ``get_cpu_ids()`` says which.
+        _enforce: True (default), False, or a dict turning single kinds off, e.g.
+            ``{"memory": False}``; kinds: threads, memory, gpu_memory. A task's or
+            actor's own ``_enforce=`` option can turn more off for it.
+        _memory_usage_threshold: kill a worker when the machine's memory is more
+            than this fraction used (default: $RAY_memory_usage_threshold or 0.95).
+        _memory_monitor_refresh_ms: how often memory is checked, in ms (default:
+            $RAY_memory_monitor_refresh_ms or 100); 0 turns memory enforcement off.
 
     Raises:
         RuntimeError: already initialized and not ``ignore_reinit_error``.
@@ -92,12 +108,15 @@ def init(
         cluster = ray_cluster_address(address)
         if cluster is not None:
             given = {"num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources, "_memory": _memory,
-                     "object_store_memory": object_store_memory, "include_dashboard": include_dashboard}  # fmt: skip
+                     "object_store_memory": object_store_memory, "include_dashboard": include_dashboard,
+                     "cpu_affinity": cpu_affinity or None, "_memory_usage_threshold": _memory_usage_threshold,
+                     "_memory_monitor_refresh_ms": _memory_monitor_refresh_ms}  # fmt: skip
             for key, value in given.items():
                 if value is not None:
                     raise ValueError(
-                        f"init({key}={value!r}) with address={cluster[1]!r}: a Ray cluster's resources are "
-                        "set where its nodes start (ray start --num-cpus=... --num-gpus=...); remove the argument"
+                        f"init({key}={value!r}) with address={cluster[1]!r}: a Ray cluster's resources and "
+                        "limits are set where its nodes start (ray start --num-cpus=... --num-gpus=...), and "
+                        "greenroom's enforcement is its own node's; remove the argument"
                     )
             unknown = sorted(set(kwargs) - _ACCEPTED - {"runtime_env"})
             if unknown:
@@ -142,8 +161,11 @@ def init(
                     raise ValueError(f"init(resources=...) may not contain {reserved!r}; use num_cpus/num_gpus/_memory")
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError(f"init(namespace={namespace!r}): expected a string")
+        enforcement = _enforcement(cpu_affinity, _enforce, _memory_usage_threshold,
+                                   _memory_monitor_refresh_ms)  # fmt: skip
         logger.setLevel(logging_level)
-        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace, object_store_memory)
+        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
+                            object_store_memory, enforcement)  # fmt: skip
 
 
 def ray_cluster_address(address: str | None) -> tuple[str, str] | None:
@@ -164,7 +186,26 @@ def ray_cluster_address(address: str | None) -> tuple[str, str] | None:
     return None
 
 
-def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory) -> InitContext:
+def _enforcement(cpu_affinity: Any, enforce: Any, threshold: Any, refresh_ms: Any) -> NodeEnforcement:
+    """init()'s enforcement arguments, checked; environment variables fill what is not given."""
+    if not isinstance(cpu_affinity, bool):
+        raise TypeError(f"init(cpu_affinity={cpu_affinity!r}): expected True or False")
+    mask = parse_enforce(enforce, "init(_enforce=...)", allow_affinity=False) & ~limits.CPU_AFFINITY
+    if cpu_affinity:
+        mask |= limits.CPU_AFFINITY
+    if threshold is None:
+        threshold = config.memory_usage_threshold(limits.MEMORY_USAGE_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise ValueError(f"memory usage threshold {threshold!r}: expected a fraction in (0, 1], such as 0.95")
+    if refresh_ms is None:
+        refresh_ms = config.memory_monitor_refresh_ms(limits.MEMORY_REFRESH_MS)
+    if isinstance(refresh_ms, bool) or not isinstance(refresh_ms, (int, float)) or refresh_ms < 0:
+        raise ValueError(f"memory monitor period {refresh_ms!r} ms: expected a number >= 0 (0 turns it off)")
+    return NodeEnforcement(mask, float(threshold), int(refresh_ms))
+
+
+def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory,
+                 enforcement) -> InitContext:  # fmt: skip
     import uuid
 
     from greenroom.runtime.driver import DriverRuntime
@@ -191,6 +232,7 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     node = Node(
         ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store,
         job=job, preload=["greenroom"],  # workers start with the public API imported
+        enforcement=enforcement,
     )  # fmt: skip
     try:
         node.start()
@@ -248,40 +290,63 @@ def get(object_refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None =
         RayTaskError: the task raised (also an instance of the original type).
         GetTimeoutError: not ready within ``timeout`` seconds.
         WorkerCrashedError, TaskCancelledError, RaySystemError: see exceptions.
+
+    An ObjectRefGenerator is returned as it is, as in Ray: iterate it for its refs.
     """
-    refs, single = _as_refs(object_refs, "get")
+    try:
+        refs, single = _as_refs(object_refs, "get")
+    except ValueError:
+        if isinstance(object_refs, ObjectRefGenerator):
+            return object_refs
+        raise
     _check_timeout(timeout, "get")
     values = state.runtime().get(refs, timeout)
     return values[0] if single else values
 
 
+def _waitables(object_refs: Any) -> list:
+    """The refs and ObjectRefGenerators given to wait(), checked as refs are for get()."""
+    if isinstance(object_refs, (list, tuple)):
+        _as_refs([r for r in object_refs if not isinstance(r, ObjectRefGenerator)], "wait")
+        return list(object_refs)
+    return _as_refs(object_refs, "wait")[0]
+
+
 def wait(
-    object_refs: Sequence[ObjectRef],
+    object_refs: Sequence[ObjectRef | ObjectRefGenerator],
     *,
     num_returns: int = 1,
     timeout: float | None = None,
     fetch_local: bool = True,
-) -> tuple[list[ObjectRef], list[ObjectRef]]:
+) -> tuple[list, list]:
     """Wait until ``num_returns`` refs are ready or ``timeout`` passes.
 
     Returns ``(ready, not_ready)``, each in the order of ``object_refs``;
-    ``ready`` holds at most ``num_returns`` refs.
+    ``ready`` holds at most ``num_returns`` refs. An ObjectRefGenerator may stand
+    among the refs: it is ready when ``next()`` of it would not block.
     """
-    if isinstance(object_refs, ObjectRef):
+    if isinstance(object_refs, (ObjectRef, ObjectRefGenerator)):
         raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef: wrap it in a list")
-    refs, _ = _as_refs(object_refs, "wait")
-    if len(set(refs)) != len(refs):
+    waitables = _waitables(object_refs)
+    if len(set(waitables)) != len(waitables):
         raise ValueError("wait() got the same ObjectRef twice; pass each ref once")
     if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
         raise ValueError(f"wait(num_returns={num_returns!r}): expected a positive integer")
-    if num_returns > len(refs):
-        raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(refs)} refs given")
+    if num_returns > len(waitables):
+        raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(waitables)} refs given")
     _check_timeout(timeout, "wait")
-    ready_ids = state.runtime().wait_ids([r.id for r in refs], num_returns, timeout)
-    ready: list[ObjectRef] = []
-    not_ready: list[ObjectRef] = []
-    for r in refs:
-        (ready if r.id in ready_ids and len(ready) < num_returns else not_ready).append(r)
+    # A generator waits on its next slot; a finished one is ready (its next() returns at once).
+    ids = [w.id if type(w) is ObjectRef else w._wait_id() for w in waitables]
+    pending = [oid for oid in ids if oid is not None]
+    needed = num_returns - (len(ids) - len(pending))
+    if needed > 0:
+        ready_ids = state.runtime().wait_ids(pending, needed, timeout)
+    else:
+        ready_ids = state.runtime().wait_ids(pending, len(pending), 0) if pending else set()
+    ready: list = []
+    not_ready: list = []
+    for w, oid in zip(waitables, ids):
+        (ready if (oid is None or oid in ready_ids) and len(ready) < num_returns else not_ready).append(w)
     return ready, not_ready
 
 
@@ -290,10 +355,14 @@ def put(value: Any) -> ObjectRef:
     return state.runtime().put(value)
 
 
-def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+def cancel(object_ref: ObjectRef | ObjectRefGenerator, *, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task behind ``object_ref``: a queued task never runs; a running
     one gets KeyboardInterrupt (``force=True``: its worker is killed). Its
-    ``get()`` then raises TaskCancelledError."""
+    ``get()`` then raises TaskCancelledError. A generator task stops yielding:
+    its ObjectRefGenerator gives the refs so far, then one that raises
+    TaskCancelledError."""
+    if isinstance(object_ref, ObjectRefGenerator):
+        object_ref = object_ref.completed()
     if not isinstance(object_ref, ObjectRef):
         raise TypeError(f"cancel() expects an ObjectRef, got {object_ref!r:.100}")
     state.runtime().call("cancel", object_ref.id, bool(force))

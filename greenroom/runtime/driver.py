@@ -12,10 +12,11 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import wire
+from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.node import Node
 from greenroom.runtime.node_objects import DRIVER
-from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.object_ref import IdMinter, object_id, return_ids
+from greenroom.runtime.options import STREAMING
 from greenroom.runtime.runtime_base import Runtime
 from greenroom.runtime.task_spec import TaskSpec
 
@@ -50,6 +51,8 @@ class DriverRuntime(Runtime):
             if spec.placement is None:  # a group's bundles can go away; the node's can't
                 self._feasible[shape] = None
         self.objects.create(return_ids(spec.task_id, spec.num_returns), spec.name, holder=DRIVER)
+        if spec.generator is not None and spec.generator[0] == STREAMING:
+            node.streams.open(spec.task_id, spec.name, DRIVER, spec.generator[1])
         node.submit_threadsafe(spec)
 
     def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
@@ -57,6 +60,8 @@ class DriverRuntime(Runtime):
         node.check_usable()
         ids = [object_id(call.task_id, 0)] if call.num_returns == 1 else return_ids(call.task_id, call.num_returns)
         self.objects.create(ids, call.name, holder=DRIVER)
+        if call.generator is not None and call.generator[0] == STREAMING:
+            node.streams.open(call.task_id, call.name, DRIVER, call.generator[1])
         node.loop.post(node.actors.submit_call, actor_id, call)
 
     def _reference_event(self, kind: str, key: bytes, delta: int) -> None:
@@ -76,8 +81,8 @@ class DriverRuntime(Runtime):
             entry = entries.get(oid)
             if entry is None:
                 _refuse_foreign(oid)
-                raise exceptions.ObjectLostError(
-                    f"object {oid.hex()} is unknown to this node (from an earlier session?)"
+                raise exceptions.ObjectFreedError(
+                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
                 )
             if entry.kind is None:
                 pending.append(oid)
@@ -102,7 +107,9 @@ class DriverRuntime(Runtime):
         for oid in ids:
             if oid not in self.objects.entries:
                 _refuse_foreign(oid)
-                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+                raise exceptions.ObjectFreedError(
+                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
+                )
         return self.objects.wait(ids, num_returns, timeout)
 
     def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
@@ -111,10 +118,27 @@ class DriverRuntime(Runtime):
         if contains:
             self.node.loop.post(self.node.lifetimes.set_contains, [oid], contains)
 
+    def stream_take(self, task_id: bytes, index: int, peek: bool = False) -> int | None:
+        entry = self.objects.entries.get(object_id(task_id, index))
+        if entry is None or entry.kind is None:
+            return None
+        if not peek and entry.kind != wire.END:
+            streams = self.node.streams
+            if streams.holds_back(task_id):  # its producer may be waiting for us to take this
+                self.node.loop.post(streams.taken, task_id, index)
+        return entry.kind
+
+    def stream_dropped(self, task_id: bytes, taken: int) -> None:
+        node = self.node
+        if not node.closed:
+            node.loop.post_lazy(node.streams.drop, DRIVER, task_id, taken)
+
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         if oid not in self.objects.entries:
             _refuse_foreign(oid)
-            raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+            raise exceptions.ObjectFreedError(
+                f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
+            )
         if not self.objects.on_ready(oid, lambda _o, _e: callback()):
             callback()
 

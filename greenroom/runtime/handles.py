@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 ACTOR = "a"
 OBJECT = "o"
+STREAM = "s"  # a streaming generator was dropped: [STREAM, task id, how many items it took]
 
 
 @dataclass(slots=True)

@@ -7,8 +7,11 @@ The node is a set of collaborators that each own their state, wired here:
     ActorHost         actors and their calls (actor_host.py)
     ObjectLifetimes   reference counts, pins, shared-memory blocks (node_objects.py)
     BlockingGets      get()/wait() in workers, the deadlock watch (node_gets.py)
+    Streams           generator tasks' streams of items, backpressure (node_streams.py)
     PlacementGroups   placement groups (node_placement.py)
     WorkerPool        the zygote and worker processes (worker_pool.py)
+    NodeMemory        the memory monitor: memory= limits, the node-wide guard (node_memory.py)
+    GpuMemory         fractional GPUs' worker environments, GPU memory left behind (node_gpus.py)
     Scheduler         who may run now: pure logic (greenroom/scheduler)
 
 This module routes: worker messages to their owner, the scheduler's grants to
@@ -25,23 +28,31 @@ stop the loop.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 import time
 import traceback
 from typing import Any
 
+from greenroom import _config as config
 from greenroom import exceptions
 from greenroom.runtime import object_store, serialization, wire
 from greenroom.runtime.actor_host import ActorHost
-from greenroom.runtime.handles import ACTOR
+from greenroom.runtime.assignments import Assignments
+from greenroom.runtime.handles import ACTOR, OBJECT
+from greenroom.runtime.limits import CPU_AFFINITY, NodeEnforcement
 from greenroom.runtime.node_gets import BlockingGets
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
+from greenroom.runtime.node_memory import NodeMemory
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_placement import PlacementGroups
+from greenroom.runtime.node_streams import Streams
 from greenroom.runtime.node_tasks import Tasks
 from greenroom.runtime.node_timeline import Timeline
 from greenroom.runtime.object_ref import return_ids
+from greenroom.runtime.options import STREAMING
 from greenroom.runtime.object_table import ObjectTable
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc
@@ -55,16 +66,19 @@ class Node:
     def __init__(
         self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None,
         store_size: int = 1 << 30, job: dict | None = None, preload: list[str] | None = None,
+        enforcement: NodeEnforcement | None = None,
     ) -> None:  # fmt: skip
         self.job = job or {"namespace": "default", "job_id": "01000000", "node_id": "", "node_ip": "127.0.0.1"}
         self.namespace = self.job["namespace"]  # the job's: named actors created without one go here
-        # Scheduler GPU index -> the id workers see (the driver's CUDA_VISIBLE_DEVICES, if set).
-        self.gpu_names = gpu_names
+        self.enforcement = enforcement or NodeEnforcement()
         self.closed = False
         self.broken: str | None = None  # why the node can't start workers any more
         self._schedule_pending = False
-        self._assigned_cache: dict[Any, list] = {}
-        self.scheduler = Scheduler(total)
+        pin = bool(self.enforcement.effective_mask & CPU_AFFINITY)
+        self.scheduler = Scheduler(total, cpu_ids=pin)
+        # GPU ids as the driver's CUDA_VISIBLE_DEVICES names them; cores of this machine (wrapping
+        # when num_cpus exceeds them).
+        self.assigned = Assignments(gpu_names, config.machine_cores() if pin else [])
         self.arena = object_store.Arena.create(store_size)
         self.allocator = object_store.Allocator(store_size)
         self.objects = ObjectTable()
@@ -76,9 +90,15 @@ class Node:
         )  # fmt: skip
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
+        mask = self.enforcement.effective_mask
+        self.gpus = GpuMemory(gpu_names, has_gpus=total.get("GPU") > 0, enforce=mask, own=self.loop.own,
+                              release=self._release)  # fmt: skip
+        self.memory = NodeMemory(self.pool, self.enforcement)
         self.timeline = Timeline(clock_now=time.monotonic())  # uvloop's clock is the monotonic one
-        shared = dict(placement_info=self.placement.info, assigned=self._assigned, broken=lambda: self.broken,
-                      schedule=self._schedule, timeline=self.timeline)  # fmt: skip
+        self.streams = Streams(self.lifetimes, give_back=lambda w: self.tasks.pipeline.give_back(w))
+        shared = dict(placement_info=self.placement.info, assigned=self.assigned, broken=lambda: self.broken,
+                      schedule=self._schedule, timeline=self.timeline, enforce=mask,
+                      gpus=self.gpus, stream_raised=self.streams.raised)  # fmt: skip
         self.actors = ActorHost(self.loop, self.scheduler, self.lifetimes, self.pool, **shared)
         self.gets = BlockingGets(
             self.loop, self.objects, self.scheduler, task_record=lambda key: self.tasks.record(key),
@@ -90,7 +110,11 @@ class Node:
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
-        self.loop.start(self.pool.start)
+        self.loop.start(self._started)
+
+    def _started(self, loop: Any) -> None:
+        self.pool.start(loop)
+        self.memory.start(loop)
 
     def stop(self) -> None:
         if not self.loop.running or self.closed:
@@ -106,7 +130,9 @@ class Node:
     async def _close(self) -> None:
         lost = exceptions.ObjectLostError("the greenroom node shut down before this object was ready")
         self.lifetimes.fail_pending(wire.SYSTEM_ERROR, serialization.dumps(lost))
+        self.memory.stop()
         self.pool.close()
+        self.gpus.close()
 
     def _on_zygote_lost(self, reason: str) -> None:
         """No new worker can start: fail everything waiting instead of hanging."""
@@ -150,6 +176,11 @@ class Node:
             self._schedule_pending = True
             self.loop.loop.call_soon(self._run_schedule)
 
+    def _release(self, key: Any) -> None:
+        """Give a task's or actor's resources back (a GPU held until its process ended) and schedule."""
+        self.scheduler.release(key)
+        self._schedule()
+
     def _needs_schedule(self) -> bool:
         return self.scheduler.has_waiting() or self.gets.any
 
@@ -170,20 +201,6 @@ class Node:
         if self.gets.any:
             self.gets.check_deadlock()
 
-    def _assigned(self, alloc: Any) -> list:
-        """What a grant gives its worker: [resources as a dict, the GPU ids it sees]."""
-        cached = self._assigned_cache.get(alloc)
-        if cached is None:
-            resources = alloc.resources.to_dict()
-            if alloc.gpus:
-                resources["GPU"] = sum(units for _, units in alloc.gpus) / 10_000
-            ids: list = alloc.gpu_ids
-            if self.gpu_names is not None:
-                names = [self.gpu_names[i] if i < len(self.gpu_names) else str(i) for i in ids]
-                ids = [int(n) if n.isdigit() else n for n in names]
-            cached = self._assigned_cache[alloc] = [resources, ids]
-        return cached
-
     # -- workers ---------------------------------------------------------------------------
     def _on_worker_ready(self, w: WorkerProc) -> None:
         if w.actor is not None:
@@ -203,6 +220,8 @@ class Node:
             self._reference_events(w.id, msg.dropped)  # after its result's pins
         elif type(msg) is wire.Request:
             self._on_request(w, msg)
+        elif type(msg) is wire.Yielded:
+            self.streams.on_yielded(w, msg)
         elif type(msg) is wire.Handles:
             self._reference_events(w.id, msg.events)
         elif type(msg) is wire.Recalled:
@@ -215,14 +234,19 @@ class Node:
             self.reference_event(process, kind, key, delta)
 
     def reference_event(self, process: int, kind: str, key: bytes, delta: int) -> None:
-        """A process gained (+1) or lost (-1) its last ref to an object or handle to an actor."""
-        if kind == ACTOR:
+        """A process gained (+1) or lost (-1) its last ref to an object or handle to an actor,
+        or dropped a streaming generator after taking ``delta`` of its items (STREAM)."""
+        if kind == OBJECT:
+            self.lifetimes.reference_event(process, key, delta)
+        elif kind == ACTOR:
             self.actors.handle_event(process, key, delta)
         else:
-            self.lifetimes.reference_event(process, key, delta)
+            self.streams.drop(process, key, delta)
 
     def _on_worker_lost(self, w: WorkerProc) -> None:
         self.pool.forget(w)
+        self.memory.worker_lost(w)
+        self.gpus.worker_gone(w)
         for fd in list(w.out):
             w._read_output(fd)
         if self.closed:
@@ -233,6 +257,7 @@ class Node:
         self.actors.process_gone(w.id)
         for pg_id in self.placement.owned_by(w.id):  # as in Ray, a group fate-shares with its creator
             self.api_remove_placement_group(pg_id)
+        self.streams.process_gone(w.id)
         self.lifetimes.release_process(w.id)
 
     # -- requests from workers ---------------------------------------------------------------
@@ -252,13 +277,20 @@ class Node:
                 self.lifetimes.put(w.id, put.object_id, wire.VALUE, put.payload, put.contains)
             elif op == wire.OP_ACTOR_CALL:
                 call = wire.ActorCallArgs._make(args)
-                self.actors.submit_call(call.actor_id, wire.CallSpec._make(call.call), holder=w.id)
+                spec = wire.CallSpec._make(call.call)
+                self.actors.submit_call(call.actor_id, spec, holder=w.id)
+                if spec.generator and spec.generator[0] == STREAMING:
+                    self.streams.open(spec.task_id, spec.name, w.id, spec.generator[1])
+            elif op == wire.OP_BACKPRESSURE:
+                self.streams.backpressure(w, request.request_id, *args)
             elif op == wire.OP_SUBMIT:
                 spec = TaskSpec.from_wire(wire.TaskMsg._make(args))
                 reason = self.scheduler.infeasible_reason(spec.request, spec.placement)
                 if reason:
                     raise exceptions.TaskUnschedulableError(f"task {spec.name!r}: {reason}")
                 self.lifetimes.create_held(return_ids(spec.task_id, spec.num_returns), spec.name, w.id)
+                if spec.generator and spec.generator[0] == STREAMING:
+                    self.streams.open(spec.task_id, spec.name, w.id, spec.generator[1])
                 self.tasks.accept(spec)
                 self._schedule()
                 w.send(wire.Reply(request.request_id, True, None))
@@ -273,6 +305,10 @@ class Node:
                     result = self.lifetimes.allocate_for(w.id, *call_args)
                 else:
                     result = getattr(self, "api_" + call.method)(*call_args)
+                if isinstance(result, asyncio.Future):  # done once it is: kill() of a GPU actor
+                    rid = request.request_id
+                    result.add_done_callback(lambda _: w.send(wire.Reply(rid, True, None)))
+                    return
                 w.send(wire.Reply(request.request_id, True, result))
         except Exception as e:
             w.send(wire.Reply(request.request_id, False, serialization.dumps(e)))
@@ -281,6 +317,10 @@ class Node:
     def api_cancel(self, object_id: bytes, force: bool) -> None:
         if not self.tasks.cancel(object_id, force):
             self.actors.cancel(object_id[:12], force)
+        self.streams.cancel(object_id[:12])
+
+    def api_stream_take(self, task_id: bytes, index: int, peek: bool) -> int | None:
+        return self.streams.take(task_id, index, peek)
 
     def api_create_actor(self, spec: Any, owner: int, get_if_exists: bool) -> list:
         spec = wire.ActorSpec._make(spec)
@@ -297,8 +337,9 @@ class Node:
     def api_list_named_actors(self, all_namespaces: bool) -> list:
         return self.actors.named(self.namespace, all_namespaces)
 
-    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> None:
-        self.actors.kill(actor_id, no_restart)
+    def api_kill_actor(self, actor_id: bytes, no_restart: bool) -> Any:
+        """Kill an actor; for a GPU actor, the task that frees its GPUs (call() waits for it)."""
+        return self.actors.kill(actor_id, no_restart)
 
     def api_done_ids(self, ids: list[bytes]) -> list[bytes]:
         entries = self.objects.entries

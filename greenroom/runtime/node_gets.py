@@ -65,7 +65,9 @@ class BlockingGets:
         entries = self.objects.entries
         for oid in ids:
             if oid not in entries:
-                raise exceptions.ObjectLostError(f"object {oid.hex()} is unknown to this node")
+                raise exceptions.ObjectFreedError(
+                    f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
+                )
         pending = PendingGet(w, rid, ids, payloads, timeout)
         ready = sum(1 for oid in ids if entries[oid].kind is not None)
         pending.remaining = num - ready

@@ -99,14 +99,19 @@ class NodeLoop:
         self._inbox.append((fn, args))
 
     def call(self, fn: Callable, *args: Any) -> Any:
-        """Run ``fn(*args)`` on the loop and return its result (driver threads)."""
+        """Run ``fn(*args)`` on the loop and return its result (driver threads). A result that is
+        an asyncio future (a task the node owns) is waited for: ``call`` returns None when it is done."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
 
         def run() -> None:
             try:
                 if self._inbox:  # what this thread posted before the call comes first
                     self._drain()
-                fut.set_result(fn(*args))
+                result = fn(*args)
+                if isinstance(result, asyncio.Future):
+                    result.add_done_callback(lambda _: fut.set_result(None))
+                else:
+                    fut.set_result(result)
             except BaseException as e:
                 fut.set_exception(e)
 
@@ -120,11 +125,12 @@ class NodeLoop:
         else:
             self.loop.call_soon_threadsafe(fn, *args)
 
-    def own(self, coro: Any) -> None:
+    def own(self, coro: Any) -> asyncio.Task:
         """Run a coroutine as a task the node owns (cancelled and awaited at close)."""
         task = self.loop.create_task(coro)
         self._owned.add(task)
         task.add_done_callback(self._owned.discard)
+        return task
 
     def _lazy_tick(self) -> None:
         if self._inbox and not self._inbox_scheduled:

@@ -129,6 +129,12 @@ class ObjectLifetimes:
                 if isinstance(payload, list):
                     unclaimed.discard(payload[1])
 
+    def discard(self, payload: Any) -> None:
+        """A value that arrived but is not stored (a generator item nobody will read): its
+        shared-memory block, if it has one, goes back."""
+        if isinstance(payload, list):
+            self.allocator.free(payload[1])
+
     def release_process(self, process: int) -> None:
         """A worker process ended: it holds no refs any more, and blocks it never
         delivered (it died between allocating and sending its value) are freed."""

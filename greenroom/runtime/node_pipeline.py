@@ -85,11 +85,13 @@ class Pipeline:
         average = self._run_time.get(func_id)
         self._run_time[func_id] = took if average is None else average + RUN_TIME_WEIGHT * (took - average)
 
-    def hand_over(self, w: WorkerProc, leader_id: bytes, now: float) -> Any:
-        """The leader on ``w`` ended: its follower (returned) has started in its place."""
+    def hand_over(self, w: WorkerProc, leader_id: bytes, now: float, release: bool = True) -> Any:
+        """The leader on ``w`` ended: its follower (returned) has started in its place. Without a
+        follower the leader's resources are released, unless ``release`` is False (the caller will)."""
         follower = w.next
         if follower is None:
-            self.scheduler.release(leader_id)
+            if release:
+                self.scheduler.release(leader_id)
             return None
         w.next = None
         self.scheduler.hand_over(leader_id)

@@ -19,6 +19,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_pipeline import Pipeline
@@ -48,7 +49,8 @@ class Tasks:
     def __init__(self, loop: NodeLoop, scheduler: Scheduler, lifetimes: ObjectLifetimes, pool: WorkerPool,
                  *, pin_actors: Callable[[list, int], None], placement_info: Callable[[Any], Any],
                  assigned: Callable[[Any], list], drop_get: Callable[[bytes], None],
-                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any) -> None:  # fmt: skip
+                 broken: Callable[[], str | None], schedule: Callable[[], None], timeline: Any, enforce: int,
+                 gpus: GpuMemory, stream_raised: Callable[[bytes, list], tuple[int, list]]) -> None:  # fmt: skip
         self.loop = loop
         self.scheduler = scheduler
         self.lifetimes = lifetimes
@@ -61,6 +63,9 @@ class Tasks:
         self.broken = broken
         self.schedule = schedule
         self.timeline = timeline
+        self.enforce = enforce  # the node's enforcement mask (limits.py), ANDed with each task's
+        self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
+        self.stream_raised = stream_raised  # a streaming task's error becomes its last item (node_streams.py)
         self.records: dict[bytes, TaskRecord] = {}
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
@@ -119,7 +124,8 @@ class Tasks:
             return True
         try:
             task.assigned = self.assigned(grant.allocation)
-            worker = self.pool.acquire(",".join(map(str, task.assigned[1])))
+            enforce = task.spec.enforce & self.enforce
+            worker = self.pool.acquire(*self.gpus.worker_for(grant.allocation, task.assigned[1], enforce))
         except Exception as e:  # one grant that can't start must not strand the others
             self.scheduler.release(grant.key)
             task.state.start_failed()
@@ -149,7 +155,8 @@ class Tasks:
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps] if spec.deps else []
         placement = spec.placement and self.placement_info(spec.placement)
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
-                         task.assigned, placement, spec.capture))  # fmt: skip
+                         task.assigned, placement, spec.capture, spec.enforce & self.enforce,
+                         spec.generator))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
@@ -162,27 +169,38 @@ class Tasks:
         now = self.loop.loop.time()
         self.timeline.record("task", spec.name, w.pid, w.started_at, now, task.assigned[1])
         self.pipeline.note_run_time(w, spec.func_id, now)
-        follower = self.pipeline.hand_over(w, done.task_id, now)
-        task.worker = None
         calls = w.calls[spec.func_id] = w.calls.get(spec.func_id, 0) + 1
-        if follower is not None:
-            self.pipeline.lead(w)
-        elif spec.max_calls and calls >= spec.max_calls:
-            self.pool.retire(w)
-        else:
-            self.pool.release(w)
+        retiring = w.next is None and spec.max_calls and calls >= spec.max_calls
+        # A retiring GPU worker's GPUs are granted again once its process is gone (node_gpus.py).
+        gpu_wait = retiring and self.gpus.holds(task.assigned[1], spec.enforce & self.enforce)
+        follower = self.pipeline.hand_over(w, done.task_id, now, release=not gpu_wait)
+        task.worker = None
         kind, payloads = done.kind, done.payloads
         if kind == wire.TASK_ERROR:
             decision = task.state.finished(True, lambda: self._retryable(spec, payloads[0]))
         else:
             decision = task.state.finished(False, None)
+        if follower is not None:
+            self.pipeline.lead(w)
+        elif retiring:
+            self.pool.retire(w)
+        else:
+            self.pool.release(w)
+            if task.assigned[1]:
+                self.gpus.after_task(w, f"task {spec.name!r}")
+        if gpu_wait:  # a retry is queued once its old grant is free
+            then = (lambda: task.state.cancelled or self._enqueue(task)) if decision == RETRY else None
+            self.gpus.release_after_exit(w, spec.task_id, f"task {spec.name!r}", then)
         if decision == FINISH_CANCELLED:
             self.finish_cancelled(task)
         elif decision == RETRY:
-            self._enqueue(task)
+            if not gpu_wait:
+                self._enqueue(task)
         else:
             if len(payloads) != spec.num_returns:
                 payloads = payloads * spec.num_returns
+            if kind == wire.TASK_ERROR and spec.generator is not None:
+                kind, payloads = self.stream_raised(spec.task_id, payloads)
             self._finish(task, kind, payloads, done.contains)
         self.schedule()
 
@@ -230,16 +248,21 @@ class Tasks:
         if task is None:
             return
         self.drop_get(task.spec.task_id)
-        self.scheduler.release(task.spec.task_id)
+        gpu_wait = self.gpus.holds(task.assigned[1], task.spec.enforce & self.enforce)
+        if not gpu_wait:
+            self.scheduler.release(task.spec.task_id)
         task.worker = None
-        self.loop.own(self._after_crash(w, task))
+        self.loop.own(self._after_crash(w, task, gpu_wait))
 
-    async def _after_crash(self, w: WorkerProc, task: TaskRecord) -> None:
+    async def _after_crash(self, w: WorkerProc, task: TaskRecord, gpu_wait: bool) -> None:
+        spec = task.spec
+        if gpu_wait:  # its GPUs are granted again once its process is gone (node_gpus.py)
+            await self.gpus.wait_gone(w, f"task {spec.name!r}")
+            self.scheduler.release(spec.task_id)
         try:
             code = await asyncio.wait_for(asyncio.shield(w.exit_code), CRASH_EXIT_WAIT_S)
         except asyncio.TimeoutError:
             code = None
-        spec = task.spec
         broken = self.broken()
         decision = task.state.crashed(bool(broken))
         if decision == FINISH_CANCELLED:
@@ -249,12 +272,18 @@ class Tasks:
         elif decision == RETRY:
             self._enqueue(task)
         elif decision == FAIL_CRASHED:
-            self._fail(task, exceptions.WorkerCrashedError(
-                f"the worker (pid={w.pid}) running task {spec.name!r} died: "
-                f"{w.lost_reason or describe_exit(code)}. It was tried "
-                f"{spec.max_retries + 1 if spec.max_retries >= 0 else 'many'} time(s); "
-                "raise max_retries to retry more."
-            ))  # fmt: skip
+            tried = f"{spec.max_retries + 1 if spec.max_retries >= 0 else 'many'} time(s)"
+            if w.out_of_memory:  # the memory monitor killed it (node_memory.py)
+                self._fail(task, exceptions.OutOfMemoryError(
+                    f"task {spec.name!r} (pid={w.pid}) ran out of memory: {w.lost_reason}. It was tried "
+                    f"{tried} (max_retries={spec.max_retries}). To fix it: {w.out_of_memory}."
+                ))  # fmt: skip
+            else:
+                self._fail(task, exceptions.WorkerCrashedError(
+                    f"the worker (pid={w.pid}) running task {spec.name!r} died: "
+                    f"{w.lost_reason or describe_exit(code)}. It was tried {tried}; raise max_retries to "
+                    "retry more."
+                ))  # fmt: skip
         self.schedule()
 
     # -- cancel -----------------------------------------------------------------------------

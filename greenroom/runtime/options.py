@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from greenroom.runtime.limits import parse_enforce
 from greenroom.runtime.strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
 from greenroom.scheduler.resources import ResourceSet, parse_resources
 
@@ -16,8 +17,11 @@ TASK_OPTIONS = frozenset({
     "num_cpus", "num_gpus", "memory", "resources", "num_returns", "max_retries",
     "retry_exceptions", "max_calls", "scheduling_strategy", "name", "placement_group",
     "placement_group_bundle_index", "placement_group_capture_child_tasks", "runtime_env",
-    "accelerator_type", "object_store_memory", "_metadata", "label_selector",
+    "accelerator_type", "object_store_memory", "_metadata", "label_selector", "_enforce",
+    "_generator_backpressure_num_objects",
 })  # fmt: skip
+STREAMING, DYNAMIC = "streaming", "dynamic"
+GENERATOR_MODES = (STREAMING, DYNAMIC)  # num_returns of a generator task (Ray's names)
 
 # Accepted only with their "does nothing" value: anything else can't be honoured here.
 _UNSUPPORTED = {"runtime_env": (None, {}), "accelerator_type": (None,), "_metadata": (None,), "label_selector": (None, {})}
@@ -32,6 +36,8 @@ class TaskOptions:
     max_calls: int
     scheduling: Scheduling
     name: str | None
+    enforce: int  # limits.py's mask: what to enforce on it (the node ANDs its own)
+    generator: tuple | None = None  # (mode, backpressure) of a generator task: see generator_of
 
 
 def check_names(options: dict, allowed: frozenset, what: str) -> None:
@@ -102,8 +108,30 @@ def scheduling_of(options: dict) -> Scheduling:
     return Scheduling((pg.id.hex(), index), capture, False, None)
 
 
-def task_options(options: dict) -> TaskOptions:
-    """Validate task options (from ``@remote`` merged with ``.options``)."""
+def generator_of(options: dict, is_generator: bool, where: str) -> tuple | None:
+    """``(mode, backpressure)`` for a generator call, else None. ``num_returns="streaming"``
+    or ``"dynamic"`` asks for one; a generator function with no ``num_returns`` streams, as in
+    Ray. ``backpressure`` is ``_generator_backpressure_num_objects`` (-1: none)."""
+    num_returns = options.get("num_returns")
+    mode = num_returns if num_returns in GENERATOR_MODES else None
+    if num_returns is None and is_generator:
+        mode = STREAMING
+    backpressure = options.get("_generator_backpressure_num_objects")
+    if backpressure is None:
+        backpressure = -1
+    if isinstance(backpressure, bool) or not isinstance(backpressure, int):
+        raise TypeError(f"{where}(_generator_backpressure_num_objects={backpressure!r}): expected an integer")
+    if backpressure == 0 or backpressure < -1:
+        raise ValueError(
+            f"{where}(_generator_backpressure_num_objects={backpressure!r}): expected a positive number of "
+            "objects the caller may fall behind by, or -1 for no limit"
+        )
+    return (mode, backpressure) if mode is not None else None
+
+
+def task_options(options: dict, is_generator: bool = False) -> TaskOptions:
+    """Validate task options (from ``@remote`` merged with ``.options``); ``is_generator``:
+    the function is a generator function (it streams unless ``num_returns`` says otherwise)."""
     check_names(options, TASK_OPTIONS, "a remote function")
     request = parse_resources(
         num_cpus=options.get("num_cpus"),
@@ -112,7 +140,8 @@ def task_options(options: dict) -> TaskOptions:
         resources=options.get("resources"),
         default_cpus=1.0,
     )
-    num_returns = _int_option(options, "num_returns", 1, 1)
+    generator = generator_of(options, is_generator, "@remote")
+    num_returns = 1 if generator else _int_option(options, "num_returns", 1, 1)
     max_retries = _int_option(options, "max_retries", 3, -1)
     retry = options.get("retry_exceptions", False)
     if isinstance(retry, (list, tuple)):
@@ -126,4 +155,6 @@ def task_options(options: dict) -> TaskOptions:
     name = options.get("name")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name={name!r}: expected a string")
-    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name)
+    enforce = parse_enforce(options.get("_enforce", True), "_enforce")
+    return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name, enforce,
+                       generator)  # fmt: skip

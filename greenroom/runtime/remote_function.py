@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
 from typing import Any, Callable, Generic, ParamSpec, TypeVar
 
 from greenroom.runtime import binding, serialization, state
+from greenroom.runtime.generators import make_generator
 from greenroom.runtime.options import TaskOptions, task_options
 from greenroom.runtime.signature import CallShape, check_call
 
@@ -41,7 +43,9 @@ class RemoteFunction(Generic[P, R]):
     def __init__(self, fn: Callable[P, R], options: dict[str, Any]) -> None:
         self._function = fn
         self._raw_options = dict(options)
-        self._options: TaskOptions = task_options(self._raw_options)
+        # A generator function streams its values unless num_returns says otherwise (Ray's default).
+        self._is_generator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+        self._options: TaskOptions = task_options(self._raw_options, self._is_generator)
         self._name = options.get("name") or getattr(fn, "__qualname__", repr(fn))
         self._shape = CallShape.of(fn)
         self._exported: _Exported | None = None
@@ -63,11 +67,15 @@ class RemoteFunction(Generic[P, R]):
         return exported
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> Any:
-        """Submit a call; returns an ObjectRef (a list of them if num_returns > 1)."""
+        """Submit a call; returns an ObjectRef (a list of them if num_returns > 1), or for a
+        generator an ObjectRefGenerator (``num_returns="streaming"``, the default for one)."""
         if self._shape is not None:
             check_call(self._shape, self._name, args, kwargs)
-        refs = state.runtime().submit_task(self._export(), self._options, args, kwargs)
-        return refs[0] if self._options.num_returns == 1 else refs
+        options = self._options
+        refs = state.runtime().submit_task(self._export(), options, args, kwargs)
+        if options.generator is not None:
+            return make_generator(refs, options.generator)
+        return refs[0] if options.num_returns == 1 else refs
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:
         """A lazy call of this function: a ``FunctionNode`` of a DAG, run by ``.execute()``.
@@ -82,7 +90,7 @@ class RemoteFunction(Generic[P, R]):
         clone = RemoteFunction.__new__(RemoteFunction)
         clone.__dict__.update(self.__dict__)
         clone._raw_options = {**self._raw_options, **options}
-        clone._options = task_options(clone._raw_options)
+        clone._options = task_options(clone._raw_options, self._is_generator)
         clone._name = clone._raw_options.get("name") or self._name
         if clone._name != self._name:
             clone._exported = None

@@ -121,6 +121,7 @@ class Runtime:
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
             options.request, placement, options.max_retries,
             options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects, capture,
+            options.enforce, options.generator,
         )  # fmt: skip
         try:
             self._submit(spec)
@@ -148,12 +149,14 @@ class Runtime:
 
     def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int, args: tuple,
                           kwargs: dict, group: str | None = None, max_task_retries: int | None = None,
-                          ) -> list[ObjectRef]:  # fmt: skip
+                          generator: tuple | None = None) -> list[ObjectRef]:  # fmt: skip
+        """``generator``: (mode, backpressure) of a generator method (num_returns is then 1)."""
         args, kwargs = self.promote_large(args, kwargs)
         args_blob, deps, pickled = encode_args(args, kwargs, name)
         task_id = self.ids.task_id()
         self._submit_actor_call(actor_id, wire.CallSpec(
             task_id, method, args_blob, deps, num_returns, name, pickled.actors, pickled.objects, group, max_task_retries,
+            generator,
         ))  # fmt: skip
         return [ObjectRef._owned(object_id(task_id, i), self.refs) for i in range(num_returns)]
 
@@ -225,6 +228,24 @@ class Runtime:
         """The ones of ``ids`` that are ready or gone (freed), without waiting."""
         return set(self.call("done_ids", ids))
 
+    # -- streaming generators (generators.py; the slots are explained in stream_state.py) ------
+    def stream_take(self, task_id: bytes, index: int, peek: bool = False) -> int | None:
+        """The payload kind of a stream's slot ``index`` if it is ready, else None; unless
+        ``peek``, this process takes it (it becomes an ObjectRef here)."""
+        return self.call("stream_take", task_id, index, peek)
+
+    def stream_dropped(self, task_id: bytes, taken: int) -> None:
+        """This process's generator of ``task_id`` was dropped after taking ``taken`` slots
+        (may run inside ``__del__``)."""
+        raise NotImplementedError
+
+    async def wait_ready(self, oid: bytes) -> None:
+        """Wait, without blocking the running event loop, until the object is ready."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._when_ready(oid, lambda: loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None)))
+        await fut
+
     def is_canceled(self, task_id: bytes) -> bool:
         """Whether cancel() was called for this task (running in this process)."""
         return False
@@ -279,3 +300,6 @@ class ClientRuntime(Runtime):
 
     async def await_ref(self, ref: ObjectRef) -> Any:
         return self.get([ref], None)[0]
+
+    async def wait_ready(self, oid: bytes) -> None:
+        self.wait_ids([oid], 1, None)

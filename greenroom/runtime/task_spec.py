@@ -7,6 +7,7 @@ from typing import Any
 
 from greenroom.runtime import serialization, wire
 from greenroom.runtime.handles import Pickled, collecting
+from greenroom.runtime.limits import ALL
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.scheduler.resources import ResourceSet
 
@@ -28,6 +29,8 @@ class TaskSpec:
     pins: list  # ids of actors whose handles travel in the arguments
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
     capture: bool = False  # its own tasks and actors run in its placement group by default
+    enforce: int = ALL  # what it asks to have enforced (limits.py); the node ANDs its own
+    generator: tuple | list | None = None  # (mode, backpressure) of a generator task (options.generator_of)
 
     def to_wire(self) -> wire.TaskMsg:
         retry = self.retry_exceptions
@@ -36,7 +39,8 @@ class TaskSpec:
         return wire.TaskMsg(
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
-            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.capture,
+            self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.capture, self.generator,
+            self.enforce,
         )  # fmt: skip
 
     @classmethod
@@ -47,7 +51,8 @@ class TaskSpec:
         return cls(
             msg.task_id, msg.name, msg.func_id, msg.func_blob, msg.args_blob, msg.deps, msg.num_returns,
             ResourceSet.from_units(msg.request), tuple(msg.placement) if msg.placement else None,
-            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.capture,
+            msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.capture, msg.enforce,
+            msg.generator,
         )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -35,6 +35,7 @@ REQUEST = 12
 HANDLES = 13
 ACTOR_EXIT = 14
 RECALLED = 15
+YIELDED = 16
 # zygote <-> node (SOCK_SEQPACKET, one message per packet)
 FORK = 20
 FORKED = 21
@@ -46,6 +47,7 @@ PRELOAD = 24
 VALUE = 0  # pickled value
 TASK_ERROR = 1  # pickled RayTaskError (raised as the cause's type too)
 SYSTEM_ERROR = 2  # pickled RayError of another kind, raised as is
+END = 3  # a streaming generator's slot after its last item: the stream ended (never decoded)
 
 # Request ops (worker -> node, in Request.op)
 OP_SUBMIT = "submit"  # args: TaskMsg
@@ -54,6 +56,7 @@ OP_WAIT = "wait"  # args: WaitArgs
 OP_PUT = "put"  # args: PutArgs; no reply
 OP_ACTOR_CALL = "actor_call"  # args: ActorCallArgs; no reply: failures land in the call's objects
 OP_CALL = "call"  # args: CallArgs, a named node API method
+OP_BACKPRESSURE = "backpressure"  # args: [task_id, index]; answered once the caller took enough items
 
 
 # -- node -> worker ------------------------------------------------------------------------
@@ -67,9 +70,11 @@ class Exec(NamedTuple):
     deps: list
     num_returns: int
     name: str
-    assigned: list  # [resources as {name: amount}, gpu ids]
+    assigned: list  # [resources as {name: amount}, gpu ids, cpu ids or None]
     placement: list | None  # PlacementInfo of the group it runs in
     capture: bool  # its own tasks and actors go to that group too, unless they say otherwise
+    enforce: int  # what to enforce on it: a mask of limits.THREADS, CPU_AFFINITY, MEMORY, GPU_MEMORY
+    generator: list | None  # [num_returns mode ("streaming" | "dynamic"), backpressure] of a generator task
     tag: int = EXEC
 
 
@@ -111,6 +116,7 @@ class ActorInit(NamedTuple):
     restarts: int  # how many times it was restarted before this process
     capture: bool  # its tasks and actors go to its placement group, unless they say otherwise
     concurrency_groups: dict  # group name -> how many of its calls may run at once
+    enforce: int  # as Exec.enforce, for the actor's whole life
     tag: int = ACTOR_INIT
 
 
@@ -124,6 +130,7 @@ class ActorCall(NamedTuple):
     num_returns: int
     name: str
     group: str | None  # its concurrency group (None: the default group)
+    generator: list | None  # [mode, backpressure] of a generator method (see Exec)
     tag: int = ACTOR_CALL
 
 
@@ -156,6 +163,20 @@ class Done(NamedTuple):
     printed: bool
     dropped: list
     tag: int = DONE
+
+
+class Yielded(NamedTuple):
+    """A generator task yielded its ``index``-th value (from 1): stored as object
+    ``object_id(task_id, index)`` before the call's DONE. ``held``: the worker holds a ref to it
+    (``num_returns="dynamic"``); otherwise it belongs to the task's stream (node_streams.py)."""
+
+    task_id: bytes
+    index: int
+    kind: int
+    payload: Any
+    contains: list
+    held: bool
+    tag: int = YIELDED
 
 
 class Request(NamedTuple):
@@ -266,6 +287,7 @@ class CallSpec(NamedTuple):
     ref_pins: list  # ids of objects whose refs travel nested in the arguments
     group: str | None  # its concurrency group
     max_task_retries: int | None  # None: the actor's
+    generator: list | None  # [mode, backpressure] of a generator method, else None
 
 
 class ActorCallArgs(NamedTuple):
@@ -291,6 +313,8 @@ class TaskMsg(NamedTuple):
     pins: list
     ref_pins: list
     capture: bool
+    generator: list | None  # [mode, backpressure] of a generator task, else None
+    enforce: int = 15  # the task's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
 
 
 class ActorSpec(NamedTuple):
@@ -316,6 +340,7 @@ class ActorSpec(NamedTuple):
     capture: bool  # its tasks and actors run in its placement group by default
     concurrency_groups: dict  # group name -> how many of its calls may run at once
     max_pending_calls: int  # -1: no limit
+    enforce: int = 15  # the actor's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
 
 
 class PlacementInfo(NamedTuple):
@@ -329,8 +354,8 @@ class PlacementInfo(NamedTuple):
 
 TYPES: dict[int, type] = {
     cls._field_defaults["tag"]: cls
-    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, CancelCall, Hello, Done, Request, Handles,
-                ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload)
+    for cls in (Exec, Reply, Recall, Exit, ActorInit, ActorCall, CancelCall, Hello, Done, Yielded, Request,
+                Handles, ActorExiting, Recalled, Setup, Fork, Forked, Exited, Preload)
 }  # fmt: skip
 
 

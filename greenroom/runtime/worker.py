@@ -14,6 +14,7 @@ Failure stages and what the caller sees at ``get()``:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import signal
@@ -21,6 +22,7 @@ import socket
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from greenroom import exceptions
@@ -28,9 +30,11 @@ from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.actor_worker import Actor, ActorExit
 from greenroom.runtime.connection import Connection, NodeGone
 from greenroom.runtime.context import TaskContext, set_task_context
-from greenroom.runtime.handles import collecting
+from greenroom.runtime.handles import STREAM, collecting
 from greenroom.runtime.object_ref import IdMinter, object_id
 from greenroom.runtime.runtime_base import ClientRuntime, decode
+from greenroom.runtime.worker_limits import WorkerLimits
+from greenroom.runtime.worker_generators import run_generator, run_generator_async
 
 
 class WorkerRuntime(ClientRuntime):
@@ -43,6 +47,7 @@ class WorkerRuntime(ClientRuntime):
         self._gains: list = []  # reference events, sent before the next message
         self._losses: list = []  # ... and after it (see handles.py)
         self._events_lock = threading.Lock()
+        self.limits: WorkerLimits | None = None  # this process's enforcement state
 
     def _request(self, op: str, args: Any) -> Any:
         self.flush_events_before()
@@ -71,6 +76,22 @@ class WorkerRuntime(ClientRuntime):
             raise serialization.loads(reply.payload)
         kind, payload, name = reply.payload[0]
         return decode(kind, payload, name, self)
+
+    async def wait_ready(self, oid: bytes) -> None:
+        request_future = getattr(self.conn, "request_future", None)
+        if request_future is None:
+            self.wait_ids([oid], 1, None)
+            return
+        import asyncio
+
+        self.flush_events_before()
+        reply = await asyncio.wrap_future(request_future(wire.OP_WAIT, wire.WaitArgs([oid], 1, None)))
+        if not reply.ok:
+            raise serialization.loads(reply.payload)
+
+    def stream_dropped(self, task_id: bytes, taken: int) -> None:
+        with self._events_lock:  # sent with the next message, like a dropped ref
+            self._losses.append([STREAM, task_id, taken])
 
     def note_cancel(self, task_id: bytes) -> None:
         """A CancelCall arrived for an actor call (see is_canceled)."""
@@ -117,7 +138,10 @@ class Executor:
         self.pid = os.getpid()
         self.current_task: bytes | None = None
         self.interrupted = False  # a SIGINT came while no task ran
+        self.deferring = False  # inside no_interrupts(): a SIGINT now is raised after it
+        self.deferred = False
         self.last_result: Any = None
+        self.limits: WorkerLimits = runtime.limits
 
     def run(self, msg: wire.Exec) -> None:
         task_id = msg.task_id
@@ -127,13 +151,15 @@ class Executor:
             if self.conn.next_task(msg, look=True) is None:  # its RECALL was there: it never starts
                 self.current_task = None
                 return
-        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement, name=msg.name))
+        self.limits.apply(msg.enforce, msg.assigned)
+        set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement,
+                                     name=msg.name, enforce=msg.enforce))  # fmt: skip
         if msg.capture and msg.placement:
             self.runtime.default_placement = (msg.placement[0], -1)
         try:
             kind, payloads, contains = self.load_and_call(
                 task_id, lambda: self._function(msg.func_id, msg.func_blob), msg.args_blob, msg.deps,
-                msg.num_returns, msg.name,
+                msg.num_returns, msg.name, generator=msg.generator,
             )
         finally:
             self.current_task = None
@@ -187,8 +213,9 @@ class Executor:
         )
         return wire.SYSTEM_ERROR, [serialization.dumps(err)], []
 
-    def load_and_call(self, task_id, get_fn, args_blob, deps, num_returns, name, construct=False):
+    def load_and_call(self, task_id, get_fn, args_blob, deps, num_returns, name, construct=False, generator=None):
         """Run one call; returns (payload kind, payloads, ids of refs pickled in them).
+        ``generator``: [mode, backpressure] of a generator call (worker_generators.py).
         SystemExit and ActorExit pass through."""
         try:
             fn, args, kwargs = self._load(get_fn, args_blob, deps, name)
@@ -204,12 +231,14 @@ class Executor:
             raise
         except BaseException:
             return self._task_error(name, *sys.exc_info())
+        if generator is not None:
+            return run_generator(self, task_id, result, generator, name)
         if construct:
             self.last_result = result
             return wire.VALUE, None, []
         return self._results(result, num_returns, name)
 
-    async def load_and_call_async(self, task_id, get_fn, args_blob, deps, num_returns, name):
+    async def load_and_call_async(self, task_id, get_fn, args_blob, deps, num_returns, name, generator=None):
         try:
             fn, args, kwargs = self._load(get_fn, args_blob, deps, name)
         except Exception as e:
@@ -222,6 +251,8 @@ class Executor:
             raise
         except BaseException:
             return self._task_error(name, *sys.exc_info())
+        if generator is not None:
+            return await run_generator_async(self, task_id, result, generator, name)
         return self._results(result, num_returns, name)
 
     def _results(self, result: Any, num_returns: int, name: str) -> tuple[int, list, list]:
@@ -233,7 +264,11 @@ class Executor:
             try:
                 values = list(result)
             except TypeError:
+                if inspect.isgenerator(result):  # the generator itself raised it
+                    return self._task_error(name, *sys.exc_info())
                 values = None
+            except Exception:  # a generator returned with num_returns=n raised part-way
+                return self._task_error(name, *sys.exc_info())
             if values is None or len(values) != num_returns:
                 err = ValueError(
                     f"task {name!r} has num_returns={num_returns} but returned {type(result).__name__} "
@@ -275,9 +310,25 @@ class Executor:
             pass
         return wire.TASK_ERROR, [serialization.dumps(err)], []
 
+    @contextlib.contextmanager
+    def no_interrupts(self) -> Iterator[None]:
+        """A cancel's SIGINT waits until this block ends (a message is never torn half-way). Only
+        a task's worker gets SIGINT, in its one thread, so the flags need no lock."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+            if self.deferred:
+                self.deferred = False
+                raise KeyboardInterrupt
+
     def on_sigint(self, signum, frame) -> None:
         # cancel(force=False): the node sends a RECALL, then SIGINT. In a task: interrupt it.
         # Between tasks it may be meant for the task about to start (see run()), or be stale.
+        if self.deferring:
+            self.deferred = True
+            return
         if self.current_task is not None:
             raise KeyboardInterrupt
         self.interrupted = True
@@ -289,14 +340,17 @@ def explain(error: BaseException, text: str) -> None:
         error.add_note(text)
 
 
-def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | None = None) -> int:
-    """The worker's life: handshake, then run tasks until EXIT or EOF."""
+def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | None = None,
+         pools_loaded: bool = True) -> int:  # fmt: skip
+    """The worker's life: handshake, then run tasks until EXIT or EOF. ``pools_loaded``: the
+    zygote had loaded a library with a native thread pool (see worker_limits.py)."""
     sock.setblocking(True)
     conn = Connection(sock)
     conn.send(wire.Hello(wire.PROTOCOL_VERSION, worker_id, os.getpid()))
     runtime = WorkerRuntime(conn, worker_id)
     conn.on_cancel = runtime.note_cancel
     runtime.arena = arena
+    runtime.limits = WorkerLimits(pools_loaded)
     job = job or {}
     runtime.namespace = job.get("namespace", "default")
     runtime.job_id = job.get("job_id", "01000000")

@@ -1,8 +1,9 @@
 """Worker processes as the node sees them: the zygote, forking, I/O, output, exits.
 
-Runs on the node's event loop only. A worker is keyed by its
-``CUDA_VISIBLE_DEVICES`` string ("" for CPU work): work is only ever given to
-a worker started for exactly its GPU ids. Idle workers are reused most
+Runs on the node's event loop only. A worker is keyed by the environment it
+was forked with: its ``CUDA_VISIBLE_DEVICES`` string ("" for CPU work) and, for
+a fractional GPU, the memory caps set for it (``limits.worker_key``): work is
+only ever given to a worker started for exactly its GPU ids and caps. Idle workers are reused most
 recently idle first, so a warm worker stays warm. A worker is ``ready`` (may be
 sent work) once its HELLO arrived with this node's protocol version, within
 ``wire.HELLO_DEADLINE_S`` of its fork; one that misses the deadline is killed.
@@ -44,10 +45,10 @@ def describe_exit(code: int | None) -> str:
 class WorkerProc(asyncio.Protocol):
     """One worker process: its socket, output pipes, and what it is doing."""
 
-    def __init__(self, pool: WorkerPool, worker_id: int, cuda: str) -> None:
+    def __init__(self, pool: WorkerPool, worker_id: int, key: str) -> None:
         self.pool = pool
         self.id = worker_id
-        self.cuda = cuda
+        self.key = key  # which idle list it goes back to: the environment it was forked with
         self.pid: int | None = None
         self.transport: asyncio.Transport | None = None
         self.unpacker = serialization.stream_unpacker()
@@ -60,6 +61,7 @@ class WorkerProc(asyncio.Protocol):
         self.ready = False  # its HELLO arrived: it may be sent work
         self.hello_timer: asyncio.TimerHandle | None = None
         self.lost_reason: str | None = None  # why the node ended it, when it did
+        self.out_of_memory = False  # it was killed for its memory (node_memory.py): OutOfMemoryError
         self.alive = True
         self.exiting = False
         self.exit_code: asyncio.Future = pool.loop.create_future()
@@ -193,21 +195,22 @@ class WorkerPool:
         ours.setblocking(False)
         self.loop.add_reader(ours.fileno(), self._on_zygote)
 
-    def acquire(self, cuda: str) -> WorkerProc:
-        """An idle worker for these GPU ids, or a new one (ready once forked)."""
-        idle = self.idle.get(cuda)
+    def acquire(self, key: str, env: dict[str, str]) -> WorkerProc:
+        """An idle worker started with ``env`` (``key`` names it), or a new one (ready once forked)."""
+        idle = self.idle.get(key)
         if idle:
             return idle.pop()
-        return self.spawn(cuda)
+        return self.spawn(key, env)
 
-    def spawn(self, cuda: str) -> WorkerProc:
-        """A new worker process, never a reused one (an actor's own process)."""
+    def spawn(self, key: str, env: dict[str, str]) -> WorkerProc:
+        """A new worker process started with ``env`` (its CUDA_VISIBLE_DEVICES, GPU memory caps),
+        never a reused one (an actor's own process)."""
         if self.broken:
             raise RuntimeError(self.broken)
         self._next_id += 1
-        w = WorkerProc(self, self._next_id, cuda)
+        w = WorkerProc(self, self._next_id, key)
         self.workers[w.id] = w
-        self._to_zygote(wire.Fork(w.id, {"CUDA_VISIBLE_DEVICES": cuda}))
+        self._to_zygote(wire.Fork(w.id, env))
         w.hello_timer = self.loop.call_later(wire.HELLO_DEADLINE_S, self._no_hello, w)
         return w
 
@@ -268,7 +271,7 @@ class WorkerPool:
 
     def release(self, w: WorkerProc) -> None:
         if w.alive and not w.exiting:
-            self.idle.setdefault(w.cuda, []).append(w)
+            self.idle.setdefault(w.key, []).append(w)
 
     def retire(self, w: WorkerProc) -> None:
         """Ask a worker to exit (max_calls reached); its GPU memory goes with it."""
@@ -280,7 +283,7 @@ class WorkerPool:
         if w.hello_timer is not None:
             w.hello_timer.cancel()
         self.workers.pop(w.id, None)
-        idle = self.idle.get(w.cuda)
+        idle = self.idle.get(w.key)
         if idle and w in idle:
             idle.remove(w)
 

@@ -3,7 +3,8 @@
 A new worker costs one fork (milliseconds), not an interpreter start. The
 zygote never runs or unpickles user code, and starts no thread, so a forked
 child is clean: it sets ``CUDA_VISIBLE_DEVICES`` and its other environment
-before any user code is imported, then becomes a worker.
+(a fractional GPU's memory caps) before any user code is imported, then
+becomes a worker.
 
 Lifetime: the zygote dies with the node. It asks the kernel to SIGKILL it
 when its parent dies (PR_SET_PDEATHSIG), exits on EOF of its control socket,
@@ -30,6 +31,7 @@ import sys
 from typing import Any
 
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.worker_limits import loaded_thread_pools
 
 _PR_SET_PDEATHSIG = 1
 
@@ -56,6 +58,9 @@ class Zygote:
         self.control = control
         self.job = job or {}  # namespace, job_id, node_id: what get_runtime_context() says in workers
         self.arena = arena  # the node's shared memory, inherited by every worker
+        # Whether a library with a native thread pool is loaded here (and so in every fork):
+        # a worker then resizes it before its first task (worker_limits.py).
+        self.pools_loaded = loaded_thread_pools()
         self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -91,6 +96,7 @@ class Zygote:
             self._fork(msg.worker_id, msg.env)
         elif type(msg) is wire.Preload:
             preload(msg.modules)
+            self.pools_loaded = loaded_thread_pools()
 
     def _reap(self) -> None:
         while self.children:
@@ -156,7 +162,7 @@ class Zygote:
         sys.stderr = TrackedStream(sys.stderr)
         from greenroom.runtime import worker
 
-        code = worker.main(sock, worker_id, self.arena, self.job)
+        code = worker.main(sock, worker_id, self.arena, self.job, self.pools_loaded)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

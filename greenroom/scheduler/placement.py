@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from greenroom.scheduler.cpus import core_capacities
 from greenroom.scheduler.pool import Allocation, ResourcePool
 from greenroom.scheduler.resources import UNIT, ResourceSet, from_units, to_units
 
@@ -84,7 +85,9 @@ def validate_bundles(bundles: Sequence[Mapping[str, float]], strategy: str) -> l
 
 def _fresh_copy(pool: ResourcePool) -> ResourcePool:
     """A pool like `pool` with everything free."""
-    return ResourcePool(pool.total, pool.gpu_capacities(), label=pool.label)
+    return ResourcePool(
+        pool.total, pool.gpu_capacities(), label=pool.label, cpu_capacities=pool.cpu_capacities()
+    )
 
 
 def placement_infeasible_reason(
@@ -133,19 +136,24 @@ def reserve_bundles(pool: ResourcePool, bundles: Sequence[ResourceSet]) -> list[
     return [taken[i] for i in range(len(bundles))]
 
 
-def bundle_pool(alloc: Allocation, *, label: str = "this placement group bundle") -> ResourcePool:
-    """A pool offering exactly a reserved bundle: its amounts, its GPU ids and shares."""
-    return ResourcePool(alloc.resources, dict(alloc.gpus), label=label)
+def bundle_pool(
+    alloc: Allocation, *, label: str = "this placement group bundle", cpu_ids: bool = False
+) -> ResourcePool:
+    """A pool offering exactly a reserved bundle: its amounts, its GPU ids and shares, and with
+    `cpu_ids` (the node pins work to cores) its cores and shares."""
+    cpus = dict(alloc.cpus) if cpu_ids else None
+    return ResourcePool(alloc.resources, dict(alloc.gpus), label=label, cpu_capacities=cpus)
 
 
 def unreserved_bundle_pool(
-    bundle: ResourceSet, *, label: str = "this placement group bundle"
+    bundle: ResourceSet, *, label: str = "this placement group bundle", cpu_ids: bool = False
 ) -> ResourcePool:
     """The pool `bundle` will become once reserved, for feasibility checks before then.
 
     A fractional GPU amount is always granted on one device and a whole one as
-    whole devices, so the shape is known before the ids are.
+    whole devices, so the shape is known before the ids are; so with CPU cores.
     """
     gpu = bundle.get("GPU")
     capacities = {0: gpu} if 0 < gpu < UNIT else {i: UNIT for i in range(gpu // UNIT)}
-    return ResourcePool(bundle, capacities, label=label)
+    cpus = core_capacities(bundle.get("CPU")) if cpu_ids else None
+    return ResourcePool(bundle, capacities, label=label, cpu_capacities=cpus)

@@ -1,7 +1,8 @@
 """One pool of resources: the node's, or one placement-group bundle's.
 
-A pool keeps the aggregate amounts and the per-device GPU state in step: an
-acquisition takes both or neither. `available` may go negative only through
+A pool keeps the aggregate amounts, the per-device GPU state and (when the node
+pins work to cores) the per-core CPU state in step: an acquisition takes all or
+none. `available` may go negative only through
 `reclaim` (a task back from get() takes its lent CPU even if it was re-used).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from greenroom.scheduler.cpus import CpuGrant, CpuPool
 from greenroom.scheduler.gpus import GpuGrant, GpuPool
 from greenroom.scheduler.resources import UNIT, ResourceSet, from_units
 
@@ -18,15 +20,21 @@ __all__ = ["Allocation", "ResourcePool"]
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """What a granted request holds: its amounts and its GPU grant."""
+    """What a granted request holds: its amounts, its GPU grant, and its cores (when pinned)."""
 
     resources: ResourceSet
     gpus: GpuGrant = ()
+    cpus: CpuGrant = ()
 
     @property
     def gpu_ids(self) -> list[int]:
         """The GPU ids, for CUDA_VISIBLE_DEVICES."""
         return [gpu_id for gpu_id, _ in self.gpus]
+
+    @property
+    def cpu_ids(self) -> list[int]:
+        """The core ids, for sched_setaffinity (empty when the node does not pin)."""
+        return [core for core, _ in self.cpus]
 
 
 def option_name(resource: str) -> str:
@@ -39,7 +47,7 @@ def option_name(resource: str) -> str:
 class ResourcePool:
     """Amounts and GPU devices that requests are granted from."""
 
-    __slots__ = ("_available", "_gpus", "_label", "_total")
+    __slots__ = ("_available", "_cpus", "_gpus", "_label", "_total")
 
     def __init__(
         self,
@@ -47,14 +55,17 @@ class ResourcePool:
         gpu_capacities: Mapping[int, int] | None = None,
         *,
         label: str = "this node",
+        cpu_capacities: Mapping[int, int] | None = None,
     ) -> None:
         """Args:
             total: everything the pool offers.
             gpu_capacities: gpu id -> units; default ids 0..n-1, each whole.
             label: how messages name the pool ("this node", "bundle 0 of ...").
+            cpu_capacities: core id -> units, to hand out cores (``cpus.core_capacities``);
+                None: CPUs are only counted.
 
         Raises:
-            ValueError: the GPU amount in `total` differs from the capacities' sum.
+            ValueError: the GPU (or CPU) amount in `total` differs from the capacities' sum.
         """
         gpu_units = total.get("GPU")
         if gpu_capacities is None:
@@ -69,6 +80,12 @@ class ResourcePool:
         self._total = total
         self._available = total.to_units_dict()
         self._gpus = GpuPool(gpu_capacities)
+        if cpu_capacities is not None and sum(cpu_capacities.values()) != total.get("CPU"):
+            raise ValueError(
+                f"{label}: total CPU={from_units(total.get('CPU'))!r} does not match the cores "
+                f"{dict(cpu_capacities)!r} (units), which sum to {from_units(sum(cpu_capacities.values()))!r}"
+            )
+        self._cpus = CpuPool(cpu_capacities) if cpu_capacities is not None else None
         self._label = label
 
     @property
@@ -94,6 +111,10 @@ class ResourcePool:
         """gpu id -> units free now."""
         return self._gpus.free_units()
 
+    def cpu_capacities(self) -> dict[int, int] | None:
+        """core id -> units offered; None when CPUs are only counted."""
+        return self._cpus.capacities() if self._cpus is not None else None
+
     def infeasible_reason(self, request: ResourceSet) -> str | None:
         """Why `request` can never be granted here, even with everything free; else None."""
         label = self._label
@@ -118,6 +139,14 @@ class ResourcePool:
         gpu = request.get("GPU")
         if gpu > 0 and not self._gpus.ever_fits(gpu):
             return self._gpu_reason(request, gpu)
+        cpu = request.get("CPU")
+        if self._cpus is not None and not self._cpus.ever_fits(cpu):
+            return (
+                f"request {request.describe()} can never be scheduled: with cores pinned "
+                f"(init(cpu_affinity=True)), its {from_units(cpu)!r} CPUs need {cpu // UNIT} whole "
+                f"free core(s) plus one with {from_units(cpu % UNIT)!r} left, but {label}'s cores are "
+                f"{ {i: from_units(c) for i, c in self._cpus.capacities().items()}!r}; lower num_cpus"
+            )
         return None
 
     def _gpu_reason(self, request: ResourceSet, gpu: int) -> str:
@@ -151,9 +180,16 @@ class ResourcePool:
         grant = self._gpus.acquire(request.get("GPU"))
         if grant is None:
             return None
+        cores: CpuGrant = ()
+        if self._cpus is not None:
+            taken = self._cpus.acquire(request.get("CPU"))
+            if taken is None:
+                self._gpus.release(grant)
+                return None
+            cores = taken
         for name, units in request.amounts:
             avail[name] = avail.get(name, 0) - units
-        return Allocation(request, grant)
+        return Allocation(request, grant, cores)
 
     def release(self, alloc: Allocation) -> None:
         """Give back an allocation from `try_acquire`.
@@ -171,10 +207,12 @@ class ResourcePool:
                     f"released twice, or released while still lent?"
                 )
         self._gpus.release(alloc.gpus)
+        if self._cpus is not None:
+            self._cpus.release(alloc.cpus)
         self._add(alloc.resources, +1)
 
-    def lend(self, resources: ResourceSet) -> None:
-        """Make held `resources` available to others (a task blocked in get()).
+    def lend(self, resources: ResourceSet, cpus: CpuGrant = ()) -> None:
+        """Make held `resources` (and the cores `cpus`) available to others (a task blocked in get()).
 
         Raises:
             ValueError: `resources` includes GPU; a device stays with its holder.
@@ -184,12 +222,16 @@ class ResourcePool:
                 f"cannot lend {resources.describe()}: GPUs stay with the task holding "
                 f"them (its process keeps its CUDA context); lend CPU only"
             )
+        if self._cpus is not None:
+            self._cpus.release(cpus)
         self._add(resources, +1)
 
-    def reclaim(self, resources: ResourceSet) -> None:
-        """Take lent `resources` back; never fails, may leave `available` negative."""
+    def reclaim(self, resources: ResourceSet, cpus: CpuGrant = ()) -> None:
+        """Take lent `resources` (and cores) back; never fails, may leave `available` negative."""
         if resources.get("GPU"):
             raise ValueError(f"cannot reclaim {resources.describe()}: GPUs are never lent")
+        if self._cpus is not None:
+            self._cpus.take(cpus)
         self._add(resources, -1)
 
     def _add(self, resources: ResourceSet, sign: int) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from greenroom.scheduler.cpus import core_capacities
 from greenroom.scheduler.errors import Unschedulable
 from greenroom.scheduler.placement import (
     bundle_pool,
@@ -99,9 +100,14 @@ class _Queue:
 class Scheduler:
     """All scheduling state of one node. Synchronous; the runtime calls it from its loop."""
 
-    def __init__(self, total: ResourceSet) -> None:
-        """Args: total: the node's resources (GPU ids 0..n-1, whole devices)."""
-        self._pool = ResourcePool(total)
+    def __init__(self, total: ResourceSet, *, cpu_ids: bool = False) -> None:
+        """Args:
+            total: the node's resources (GPU ids 0..n-1, whole devices).
+            cpu_ids: hand out CPU core ids too (``cpus.py``), for pinning work to cores.
+        """
+        self._cpu_ids = cpu_ids
+        cores = core_capacities(total.get("CPU")) if cpu_ids else None
+        self._pool = ResourcePool(total, cpu_capacities=cores)
         self._seq = 0
         self._queues: dict[_Shape, _Queue] = {}
         self._queued: dict[Hashable, tuple[int, _Shape]] = {}  # key -> (seq, shape)
@@ -202,12 +208,11 @@ class Scheduler:
             f"lower the request or create the group with a larger bundle"
         )
 
-    @staticmethod
-    def _bundle_pools_for_check(pg_id: Hashable, group: _Group) -> list[ResourcePool]:
+    def _bundle_pools_for_check(self, pg_id: Hashable, group: _Group) -> list[ResourcePool]:
         if group.state == "CREATED":
             return group.pools
         return [
-            unreserved_bundle_pool(b, label=f"bundle {i} of placement group {pg_id!r}")
+            unreserved_bundle_pool(b, label=f"bundle {i} of placement group {pg_id!r}", cpu_ids=self._cpu_ids)
             for i, b in enumerate(group.bundles)
         ]
 
@@ -263,7 +268,7 @@ class Scheduler:
             self.recall(running.follower)
         del self._running[key]
         if running.blocked:
-            running.pool.reclaim(running.lendable)
+            running.pool.reclaim(running.lendable, running.allocation.cpus)
         running.pool.release(running.allocation)
 
     # -- pipelining ----------------------------------------------------------------
@@ -311,7 +316,7 @@ class Scheduler:
         del self._running[key]
         del self._leaders[follower]
         if running.blocked:
-            running.pool.reclaim(running.lendable)
+            running.pool.reclaim(running.lendable, running.allocation.cpus)
         running.blocked = False
         running.follower = None
         self._running[follower] = running
@@ -349,14 +354,14 @@ class Scheduler:
         if running.follower is not None:
             self.recall(running.follower)
         if not running.blocked:
-            running.pool.lend(running.lendable)
+            running.pool.lend(running.lendable, running.allocation.cpus)
             running.blocked = True
 
     def unblock(self, key: Hashable) -> None:
         """A blocked task resumes: take its CPU back, even if that oversubscribes."""
         running = self._get_running(key, "unblock")
         if running.blocked:
-            running.pool.reclaim(running.lendable)
+            running.pool.reclaim(running.lendable, running.allocation.cpus)
             running.blocked = False
 
     def _get_running(self, key: Hashable, action: str) -> _Running:
@@ -381,7 +386,7 @@ class Scheduler:
             group.state = "CREATED"
             group.allocations = allocations
             group.pools = [
-                bundle_pool(a, label=f"bundle {i} of placement group {pg_id!r}")
+                bundle_pool(a, label=f"bundle {i} of placement group {pg_id!r}", cpu_ids=self._cpu_ids)
                 for i, a in enumerate(allocations)
             ]
             decisions.placement_groups_ready.append(pg_id)
@@ -501,14 +506,18 @@ class Scheduler:
         for allocation, pool in zip(group.allocations, group.pools, strict=True):
             in_use = ResourceSet()
             gpu_free = dict(allocation.gpus)
+            cpu_free = dict(allocation.cpus)
             orphans = [r for r in self._running.values() if r.pool is pool]
             for running in orphans:
                 in_use = in_use + running.allocation.resources
                 for gpu_id, units in running.allocation.gpus:
                     gpu_free[gpu_id] -= units
+                for core, units in running.allocation.cpus:
+                    cpu_free[core] -= units
             free = Allocation(
                 allocation.resources - in_use,
                 tuple((i, u) for i, u in gpu_free.items() if u),
+                tuple((i, u) for i, u in cpu_free.items() if u),
             )
             self._pool.release(free)
             # Running tasks now belong to the node pool; a blocked one's lent CPU
@@ -516,7 +525,7 @@ class Scheduler:
             for running in orphans:
                 running.pool = self._pool
                 if running.blocked:
-                    self._pool.lend(running.lendable)
+                    self._pool.lend(running.lendable, running.allocation.cpus)
 
     def _group(self, pg_id: Hashable) -> _Group:
         group = self._groups.get(pg_id)

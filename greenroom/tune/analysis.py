@@ -8,7 +8,8 @@ from typing import Any
 
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.experiment.trial import ERROR, TERMINATED, Trial, lookup
-from greenroom.tune.storage import STATE_FILE, flatten, load_state, read_results, trial_from_state
+from greenroom.tune.error import TuneError
+from greenroom.tune.storage import STATE_FILE, flatten, load_error, load_state, read_results, trial_from_state
 
 _SCOPES = ("all", "last", "avg", "last-5-avg", "last-10-avg")
 
@@ -186,6 +187,13 @@ class ExperimentAnalysis:
         return {"num_trials": len(self.trials)}
 
 
+def _error(trial: Trial) -> BaseException | None:
+    """An errored trial's exception as the trial raised it (``error.pkl``), else a TuneError with its text."""
+    if trial.status != ERROR:
+        return None
+    return load_error(trial.path) or TuneError(trial.error or f"trial {trial} failed")
+
+
 class Result:
     """One trial's outcome in a ResultGrid."""
 
@@ -196,7 +204,7 @@ class Result:
         self.config = trial.config
         self.checkpoint = trial.checkpoint
         self.path = trial.path
-        self.error = RuntimeError(trial.error) if trial.status == ERROR and trial.error else None
+        self.error = _error(trial)
 
     @property
     def metrics_dataframe(self) -> Any:

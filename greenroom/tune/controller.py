@@ -13,25 +13,30 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import greenroom as ray
+from greenroom import _config as config
 from greenroom import exceptions
+from greenroom.tune.callback import CallbackList
 from greenroom.tune.error import TuneError
+from greenroom.tune.execution.experiment_settings import ExperimentSettings
 from greenroom.tune.execution.instructions import (
     ContinueTrial,
     CopyCheckpoint,
     DeleteCheckpoints,
     FailExperiment,
     Instruction,
+    RaiseTrialError,
     ResultRecorded,
     SaveCheckpoint,
     StartTrial,
     StopExperiment,
     StopTrial,
     TrialAdded,
+    TrialCheckpointed,
     TrialCompleted,
     TrialErrored,
     TrialExploited,
@@ -43,17 +48,17 @@ from greenroom.tune.execution.instructions import (
 from greenroom.tune.execution.nested import stalled, trial_of_group
 from greenroom.tune.execution.runner_state import RunnerState
 from greenroom.tune.experiment.trial import Trial
-from greenroom.tune.resources import PlacementGroupFactory
 from greenroom.tune.schedulers.trial_scheduler import TrialScheduler
 from greenroom.tune.search.basic_variant import BasicVariantGenerator
-from greenroom.tune.storage import TrialFiles, save_state
+from greenroom.tune.storage import error_file, record_error, save_state
 from greenroom.tune.trainable.session import TrialInfo
-from greenroom.tune.trainable.trainable import Trainable
 from greenroom.tune.trial_actor import TrialActor
 from greenroom.util.placement_group import placement_group, placement_group_table, remove_placement_group
 from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 SAVE_EVERY_S = 0.5
+# What get() raises when a trial's actor call failed: the trial failed, not the experiment.
+_TRIAL_ERRORS = (exceptions.RayTaskError, exceptions.RayActorError, exceptions.RaySystemError)
 
 
 @dataclass
@@ -68,52 +73,51 @@ class _Live:
 class TuneController:
     """Runs an experiment: ``run()`` returns when every trial has ended.
 
+    Args:
+        experiments: the run's experiments (``ExperimentSettings``, each with its trainable).
+        experiment_dir: where the run's state file goes (the first experiment's directory).
+        experiment_name: the run's name, for the state file.
+        callbacks: ``tune.Callback`` objects, the default logger callbacks included.
+        reporter: the progress reporter.
+        num_samples: ``num_samples`` as given, for the callbacks' ``setup``.
+        The rest: as ``RunnerState``.
     Raises (from ``run``):
-        TuneError: ``fail_fast`` and a trial failed, or no trial can start.
+        TuneError: no trial can start, or one could never fit.
+        The failed trial's exception: ``fail_fast="raise"``.
         KeyboardInterrupt: after stopping every trial so that ``resume`` continues.
     """
 
     def __init__(
         self,
-        trainable: Any,
         *,
-        experiment_name: str,
+        experiments: Sequence[ExperimentSettings],
         experiment_dir: str,
+        experiment_name: str,
         search_alg: Any,
         scheduler: TrialScheduler,
         stopper: Any,
-        resources: PlacementGroupFactory,
         max_concurrent: int | None,
-        max_failures: int,
-        fail_fast: bool,
-        checkpoint_frequency: int,
-        checkpoint_at_end: bool,
-        keep: Any = None,  # CheckpointConfig (num_to_keep, checkpoint_score_attribute/order)
-        time_budget_s: float | None,
+        fail_fast: bool | str,
         callbacks: list,
         reporter: Any,
-        trainable_name: str,
         trials: list[Trial] | None = None,
+        num_samples: int | None = None,
     ) -> None:
-        self.trainable = trainable
         self.experiment_name = experiment_name
         self.experiment_dir = experiment_dir
-        self.resources = resources
-        self.callbacks = callbacks
+        self.callbacks = CallbackList(callbacks)
         self.reporter = reporter
-        self.trainable_name = trainable_name
-        self.is_class = isinstance(trainable, type) and issubclass(trainable, Trainable)
+        self.num_samples = num_samples
         cluster = ray.cluster_resources()
         self.core = RunnerState(
-            search_alg=search_alg, scheduler=scheduler, stopper=stopper, resources=resources,
-            cluster=cluster, experiment_dir=experiment_dir, trainable_name=trainable_name,
-            is_class=self.is_class, max_concurrent=max_concurrent,
+            experiments=experiments, search_alg=search_alg, scheduler=scheduler, stopper=stopper,
+            cluster=cluster, max_concurrent=max_concurrent,
             max_pending=max_pending_trials(search_alg, cluster.get("CPU", 0.0)),
-            max_failures=max_failures, fail_fast=fail_fast, checkpoint_frequency=checkpoint_frequency,
-            checkpoint_at_end=checkpoint_at_end, keep=keep, time_budget_s=time_budget_s, trials=trials,
+            fail_fast=fail_fast, trials=trials,
         )  # fmt: skip
         self.live: dict[str, _Live] = {}
-        self.files: dict[str, TrialFiles] = {}
+        self.errors: dict[str, BaseException] = {}  # each trial's latest exception, for fail_fast="raise"
+        self.iteration = 0  # turns of the loop, as callbacks count them
         self._last_save = 0.0
 
     @property
@@ -124,28 +128,35 @@ class TuneController:
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
         """Run trials until the core says the experiment is over; write the state down at the end."""
-        start = time.monotonic()
         self._save()
+        self.callbacks.setup(
+            stop=self.core.stopper, num_samples=self.num_samples,
+            total_num_samples=self.core.search_alg.total_samples,
+        )  # fmt: skip
         try:
             while True:
+                self.callbacks.on_step_begin(iteration=self.iteration, trials=self.trials)
                 self._carry_out(self.core.start_trials())
                 if self.core.done:
                     break
                 self._wait_for_results()
-                self._carry_out(self.core.check_stop(time.monotonic() - start))
+                self._carry_out(self.core.check_stop())
+                self.iteration += 1
+                self.callbacks.on_step_end(iteration=self.iteration, trials=self.trials)
                 if self.core.done:
                     break
                 self.reporter.update(self.trials)
         except KeyboardInterrupt:
             self._carry_out(self.core.stop_everything("interrupted", resumable=True))
-            # A callback that raised may have cut an instruction list short: hold nothing after.
-            for trial_id in list(self.live):
-                self._release(trial_id)
+            self._release_all()  # a callback that raised may have cut an instruction list short
             self.reporter.message("Experiment interrupted: resume it with resume=True")
-            self._save(force=True)
+            raise
+        except BaseException:
+            self._release_all()  # nothing outlives the run: a failed run holds no actor
             raise
         finally:
             self._save(force=True)
+            self.callbacks.on_experiment_end(trials=self.trials)
         self.reporter.done(self.trials)
 
     def _wait_for_results(self) -> None:
@@ -158,8 +169,8 @@ class TuneController:
             self.live[trial.trial_id].ref = None
             try:
                 result = ray.get(ref)
-            except (exceptions.RayTaskError, exceptions.RayActorError, exceptions.RaySystemError) as e:
-                self._carry_out(self.core.on_error(trial, str(e)))
+            except _TRIAL_ERRORS as e:
+                self._failed(trial, e)
                 continue
             self._carry_out(self.core.on_result(trial, result))
 
@@ -180,6 +191,10 @@ class TuneController:
         if message:
             self._carry_out(self.core.fail(message))
 
+    def _failed(self, trial: Trial, error: BaseException) -> None:
+        self.errors[trial.trial_id] = error
+        self._carry_out(self.core.on_error(trial, str(error)))
+
     # -- carrying out ---------------------------------------------------------------------------
     def _carry_out(self, instructions: Iterable[Instruction]) -> None:
         # Lazy: the core decides each instruction after the one before has been carried out.
@@ -188,12 +203,18 @@ class TuneController:
                 case StartTrial(trial, restore):
                     self._launch(trial, restore)
                     self._callback("on_trial_start", trial)
+                    if restore is not None:
+                        self._callback("on_trial_restore", trial)
                     self._event(trial, "started", save=True)
                 case ContinueTrial(trial):
                     live = self.live[trial.trial_id]
                     live.ref = live.actor.train.remote()
                 case SaveCheckpoint(trial):
-                    path = ray.get(self.live[trial.trial_id].actor.save.remote())
+                    try:
+                        path = ray.get(self.live[trial.trial_id].actor.save.remote())
+                    except _TRIAL_ERRORS as e:
+                        self._failed(trial, e)  # save_checkpoint raised: the trial failed
+                        continue
                     self._carry_out(self.core.checkpoint_saved(trial, path))
                 case StopTrial(trial):
                     self._release(trial.trial_id)
@@ -206,9 +227,11 @@ class TuneController:
                     self._callback("on_trial_add", trial)
                     self._event(trial, "added", save=True)
                 case ResultRecorded(trial, result):
-                    self.files[trial.trial_id].result(result)
-                    self._callback("on_trial_result", trial, result)
+                    self._callback("on_trial_result", trial, result=result)
                     self._event(trial, "result")
+                case TrialCheckpointed(trial):
+                    self._callback("on_trial_save", trial)
+                    self._callback("on_checkpoint", trial, checkpoint=trial.checkpoint)
                 case TrialPaused(trial):
                     self._event(trial, "paused", save=True)
                 case TrialCompleted(trial):
@@ -219,26 +242,28 @@ class TuneController:
                 case TrialExploited(trial, source):
                     self._event(trial, f"exploited {source.trial_id}")
                 case TrialFailed(trial, error):
-                    self.files[trial.trial_id].error(error)
-                    self._callback("on_trial_error", trial)
+                    record_error(trial.path, error, self.errors.get(trial.trial_id))
                 case TrialRetrying(trial):
+                    self._callback("on_trial_recover", trial)
                     where = trial.checkpoint or "scratch"
                     self._event(trial, f"failed ({trial.num_failures}), retrying from {where}")
                 case TrialErrored(trial):
-                    self._event(trial, f"errored; see {self.files[trial.trial_id].error_path}", save=True)
+                    self._callback("on_trial_error", trial)
+                    self._event(trial, f"errored; see {error_file(trial.path)}", save=True)
                 case StopExperiment(why):
                     self.reporter.message(f"Stopping: {why}")
                 case FailExperiment(message):
                     raise TuneError(message)
+                case RaiseTrialError(trial):
+                    error = self.errors.get(trial.trial_id)
+                    raise error or TuneError(f"trial {trial} failed:\n{trial.error}")
                 case _:
                     raise TypeError(f"unknown instruction {ins!r}")
 
     def _launch(self, trial: Trial, restore: Any) -> None:
-        files = self.files.get(trial.trial_id)
-        if files is None:
-            files = self.files[trial.trial_id] = TrialFiles(trial)
-            files.start()
-        pgf = self.resources
+        settings = self.core.settings(trial)
+        os.makedirs(trial.path, exist_ok=True)
+        pgf = trial.resources  # the trial's own: a ResourceChangingScheduler may have changed them
         options: dict[str, Any] = _bundle_options(pgf.head_bundle)
         pg = None
         if pgf.has_extra_bundles:
@@ -246,11 +271,11 @@ class TuneController:
             options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
                 pg, placement_group_bundle_index=0, placement_group_capture_child_tasks=True
             )
-        info = TrialInfo(trial.trial_id, trial.trial_name, trial.path, self.experiment_name, pgf)
+        info = TrialInfo(trial.trial_id, trial.trial_name, trial.path, settings.name, pgf)
         index = _next_checkpoint_index(trial.path)
         progress = (trial.checkpoint_iteration, trial.checkpoint_time) if restore else (0, 0.0)
         actor = ray.remote(TrialActor).options(**options).remote(
-            self.trainable, trial.config, info, restore.path if restore else None, index, progress
+            settings.trainable, trial.config, info, restore.path if restore else None, index, progress
         )
         live = self.live[trial.trial_id] = _Live(actor, pg)
         live.ref = actor.train.remote()
@@ -259,7 +284,7 @@ class TuneController:
         live = self.live.pop(trial_id, None)
         if live is None:
             return
-        if self.is_class:  # cleanup() is the user's; a function trainable has none
+        if self.core.settings(self.core.trial(trial_id)).is_class:  # a function trainable has no cleanup()
             try:
                 ray.get(live.actor.stop.remote(), timeout=10)
             except Exception:
@@ -268,17 +293,17 @@ class TuneController:
         if live.pg is not None:
             remove_placement_group(live.pg)
 
+    def _release_all(self) -> None:
+        for trial_id in list(self.live):
+            self._release(trial_id)
+
     def _event(self, trial: Trial, what: str, save: bool = False) -> None:
         self.reporter.event(trial, what)
         if save:
             self._save()
 
-    def _callback(self, name: str, trial: Trial, result: dict | None = None) -> None:
-        extra = {"result": result} if result is not None else {}
-        for cb in self.callbacks:
-            fn = getattr(cb, name, None)
-            if fn is not None:
-                fn(iteration=len(trial.results), trials=self.trials, trial=trial, **extra)
+    def _callback(self, name: str, trial: Trial, **extra: Any) -> None:
+        getattr(self.callbacks, name)(iteration=self.iteration, trials=self.trials, trial=trial, **extra)
 
     def _save(self, force: bool = False) -> None:
         # The state file is rewritten whole: at most every SAVE_EVERY_S, and at the end.
@@ -287,7 +312,7 @@ class TuneController:
             return
         self._last_save = now
         save_state(self.experiment_dir, self.trials, {
-            "name": self.experiment_name, "trainable_name": self.trainable_name,
+            "name": self.experiment_name, "trainable_name": self.core.first_experiment.trainable_name,
             "search_finished": self.core.search_alg.is_finished(), "timestamp": time.time(),
         })  # fmt: skip
 
@@ -297,7 +322,7 @@ def max_pending_trials(search_alg: Any, cluster_cpus: float) -> int:
     search, so that schedulers such as PBT see the whole population at once; one for
     other searchers, which should learn from results before suggesting more. The
     environment variable TUNE_MAX_PENDING_TRIALS_PG overrides it."""
-    setting = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG", "auto")
+    setting = config.tune_max_pending_trials()
     if setting != "auto":
         try:
             return max(1, int(setting))

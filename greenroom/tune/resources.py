@@ -35,6 +35,11 @@ class PlacementGroupFactory:
         return {} if self.head_bundle_is_empty else self.bundles[0]
 
     @property
+    def head_cpus(self) -> float:
+        """The CPUs of the trial's own bundle."""
+        return self.bundles[0].get("CPU", 0)
+
+    @property
     def required_resources(self) -> dict[str, float]:
         """The sum of all bundles."""
         total: dict[str, float] = {}
@@ -47,10 +52,12 @@ class PlacementGroupFactory:
     def has_extra_bundles(self) -> bool:
         return self.head_bundle_is_empty or len(self.bundles) > 1
 
+    def _key(self) -> tuple:
+        # Zero amounts ask for nothing: {"CPU": 1, "GPU": 0} is {"CPU": 1}.
+        return [{k: v for k, v in b.items() if v} for b in self.bundles], self.strategy, self.head_bundle_is_empty
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PlacementGroupFactory) and (
-            other.bundles, other.strategy, other.head_bundle_is_empty
-        ) == (self.bundles, self.strategy, self.head_bundle_is_empty)
+        return isinstance(other, PlacementGroupFactory) and other._key() == self._key()
 
     def __repr__(self) -> str:
         bundles = [{}, *self.bundles] if self.head_bundle_is_empty else self.bundles

@@ -2,20 +2,25 @@
 
 Layout: ``<storage_path>/<name>/experiment_state.json`` plus, per trial,
 ``<trial dir>/params.json``, ``result.json`` (one JSON line per report),
-``progress.csv``, ``error.txt`` and ``checkpoint_NNNNNN/`` directories.
+``progress.csv`` (those three written by the logger callbacks, ``tune.logger``),
+``error.txt``/``error.pkl`` and ``checkpoint_NNNNNN/`` directories.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 import json
 import math
 import os
+import pickle
 from typing import Any
 
+import cloudpickle
+
 from greenroom import _config as config
+from greenroom.exceptions import RayTaskError
 from greenroom.tune.experiment.trial import Trial
+from greenroom.tune.result import EXPR_ERROR_FILE, EXPR_ERROR_PICKLE_FILE, EXPR_RESULT_FILE
 
 STATE_FILE = "experiment_state.json"
 
@@ -29,11 +34,12 @@ def default_name(trainable_name: str) -> str:
     return f"{trainable_name}_{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with what JSON cannot hold made plain: numpy scalars, inf/nan as text, others as repr."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -58,60 +64,60 @@ def flatten(result: dict, prefix: str = "") -> dict:
     return out
 
 
-class TrialFiles:
-    """Writes one trial's files as results come in."""
+def error_file(trial_path: str) -> str:
+    """The trial's ``error.txt``: every failure's traceback, appended."""
+    return os.path.join(trial_path, EXPR_ERROR_FILE)
 
-    def __init__(self, trial: Trial) -> None:
-        self.trial = trial
-        self._csv_keys: list[str] | None = None
 
-    def start(self) -> None:
-        os.makedirs(self.trial.path, exist_ok=True)
-        with open(os.path.join(self.trial.path, "params.json"), "w") as f:
-            json.dump(_jsonable(self.trial.config), f, indent=2, sort_keys=True)
-        if os.path.exists(os.path.join(self.trial.path, "progress.csv")):
-            with open(os.path.join(self.trial.path, "progress.csv")) as f:
-                header = f.readline().strip()
-            self._csv_keys = header.split(",") if header else None
+def record_error(trial_path: str, text: str, exception: BaseException | None = None) -> None:
+    """Append ``text`` to ``error.txt``; keep ``exception`` in ``error.pkl`` (the latest), as Ray does."""
+    os.makedirs(trial_path, exist_ok=True)
+    with open(error_file(trial_path), "a") as f:
+        f.write(text.rstrip() + "\n")
+    if exception is None:
+        return
+    try:
+        blob = cloudpickle.dumps(exception)
+    except Exception:  # an exception that cannot be pickled: error.txt has its text
+        return
+    with open(os.path.join(trial_path, EXPR_ERROR_PICKLE_FILE), "wb") as f:
+        f.write(blob)
 
-    def result(self, result: dict) -> None:
-        clean = _jsonable(result)
-        with open(os.path.join(self.trial.path, "result.json"), "a") as f:
-            f.write(json.dumps(clean) + "\n")
-        flat = flatten(clean)
-        path = os.path.join(self.trial.path, "progress.csv")
-        if self._csv_keys is None:
-            self._csv_keys = list(flat)
-            with open(path, "w", newline="") as f:
-                csv.writer(f).writerow(self._csv_keys)
-        with open(path, "a", newline="") as f:
-            csv.writer(f).writerow([flat.get(k, "") for k in self._csv_keys])
 
-    @property
-    def error_path(self) -> str:
-        """The trial's ``error.txt``: every failure's traceback, appended."""
-        return os.path.join(self.trial.path, "error.txt")
-
-    def error(self, text: str) -> None:
-        with open(self.error_path, "a") as f:
-            f.write(text.rstrip() + "\n")
+def load_error(trial_path: str | None) -> BaseException | None:
+    """The exception ``record_error`` kept for the trial at ``trial_path``, or None."""
+    if not trial_path:
+        return None
+    path = os.path.join(trial_path, EXPR_ERROR_PICKLE_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            error = pickle.load(f)
+    except Exception:
+        return None
+    if isinstance(error, RayTaskError):  # as get() raised it: also an instance of the cause's type
+        error = error.as_instanceof_cause()
+    return error if isinstance(error, BaseException) else None
 
 
 def trial_to_state(trial: Trial) -> dict:
     return {
         "trial_id": trial.trial_id,
-        "config": _jsonable(trial.config),
+        "config": jsonable(trial.config),
         "experiment_tag": trial.experiment_tag,
         "status": trial.status,
-        "last_result": _jsonable(trial.last_result),
+        "last_result": jsonable(trial.last_result),
         "checkpoint": trial.checkpoint.path if trial.checkpoint is not None else None,
         "checkpoint_iteration": trial.checkpoint_iteration,
         "checkpoint_time": trial.checkpoint_time,
         "path": trial.path,
         "error": trial.error,
         "num_failures": trial.num_failures,
-        "evaluated_params": _jsonable(trial.evaluated_params),
+        "evaluated_params": jsonable(trial.evaluated_params),
         "trainable_name": trial.trainable_name,
+        "experiment_name": trial.experiment_name,
+        "custom_trial_name": trial.custom_trial_name,
     }
 
 
@@ -144,14 +150,14 @@ def trial_from_state(d: dict) -> Trial:
         checkpoint=Checkpoint(d["checkpoint"]) if d.get("checkpoint") else None,
         path=d.get("path"), error=d.get("error"), num_failures=d.get("num_failures", 0),
         checkpoint_iteration=d.get("checkpoint_iteration", 0), checkpoint_time=d.get("checkpoint_time", 0.0),
-        evaluated_params=d.get("evaluated_params") or {},
+        evaluated_params=d.get("evaluated_params") or {}, trainable_name=d.get("trainable_name", ""),
+        experiment_name=d.get("experiment_name", ""), custom_trial_name=d.get("custom_trial_name"),
     )  # fmt: skip
-    trial.trainable_name = d.get("trainable_name", "")
     return trial
 
 
 def read_results(trial_path: str) -> list[dict]:
-    path = os.path.join(trial_path, "result.json")
+    path = os.path.join(trial_path, EXPR_RESULT_FILE)
     if not os.path.exists(path):
         return []
     with open(path) as f:

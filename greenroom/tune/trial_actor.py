@@ -36,6 +36,10 @@ class TrialActor:
         try:
             return self.trainable.train()
         except FunctionError as e:
+            # The trainable's own exception, its traceback from the function's thread included,
+            # so that get() raises it as its type (fail_fast="raise", Result.error).
+            if isinstance(e.cause, Exception):
+                raise e.cause from None
             raise TrialFailed(e.text) from None
 
     def save(self) -> str:
@@ -49,4 +53,4 @@ class TrialActor:
 
 
 class TrialFailed(Exception):
-    """The trainable raised; the message is its traceback."""
+    """The trainable raised something that is not an Exception (SystemExit, ...); the message is its traceback."""

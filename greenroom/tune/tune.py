@@ -1,75 +1,46 @@
-"""``tune.run``: an experiment from a trainable, a search space and resources per trial."""
+"""``tune.run`` and ``tune.run_experiments``: experiments from trainables, search spaces and resources."""
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Any, Callable
+from typing import Any
 
 import greenroom as ray
 from greenroom.tune.analysis import ExperimentAnalysis
 from greenroom.tune.controller import TuneController
 from greenroom.tune.error import TuneError
+from greenroom.tune.execution.experiment_settings import ExperimentSettings
+from greenroom.tune.experiment.experiment import Experiment, convert_to_experiment_list
 from greenroom.tune.experiment.trial import ERROR, PAUSED, PENDING, RUNNING
 from greenroom.tune.progress import ProgressReporter
-from greenroom.tune.resources import resources_to_factory
+from greenroom.tune.registry import get_trainable_cls
+from greenroom.tune.resources import PlacementGroupFactory, resources_to_factory
+from greenroom.tune.schedulers import create_scheduler
 from greenroom.tune.schedulers.fifo import FIFOScheduler
+from greenroom.tune.search import create_searcher
 from greenroom.tune.search.basic_variant import BasicVariantGenerator
 from greenroom.tune.search.concurrency_limiter import ConcurrencyLimiter
+from greenroom.tune.search.repeater import Repeater
 from greenroom.tune.search.search_generator import SearchAlgorithm, SearchGenerator
 from greenroom.tune.search.searcher import Searcher
-from greenroom.tune.stopper import FunctionStopper, Stopper, dict_stopper
-from greenroom.tune.storage import STATE_FILE, default_name, experiment_dir, load_state, trial_from_state
+from greenroom.tune.stopper import dict_stopper
+from greenroom.tune.storage import STATE_FILE, load_state, trial_from_state
 from greenroom.tune.trainable.trainable import Trainable
+from greenroom.tune.trainable.util import parameters_of, resources_of, with_parameters, with_resources
+from greenroom.tune.utils.callback import create_default_callbacks
 from greenroom.util._hooks import preload_modules
+
+__all__ = ["run", "run_experiments", "with_parameters", "with_resources"]
+
+logger = logging.getLogger(__name__)
 
 _RESUME = (False, True, "AUTO", "LOCAL", "ERRORED_ONLY", "AUTO+ERRORED", "LOCAL+ERRORED", "RESTART_ERRORED")
 
 
-class _WithResources:
-    """``tune.with_resources(trainable, resources)``: a trainable carrying its resources."""
-
-    def __init__(self, trainable: Any, resources: Any) -> None:
-        self.trainable = trainable
-        self.resources = resources
-        self.__name__ = getattr(trainable, "__name__", type(trainable).__name__)
-
-
-def with_resources(trainable: Any, resources: Any) -> Any:
-    """Attach ``resources_per_trial`` to a trainable (a dict or a PlacementGroupFactory)."""
-    resources_to_factory(resources)  # validate now
-    return _WithResources(trainable, resources)
-
-
-def with_parameters(trainable: Callable, **kwargs: Any) -> Callable:
-    """Pass large objects to a function trainable through the object store, once."""
-    if isinstance(trainable, type):
-        raise TypeError("with_parameters supports function trainables; give a Trainable its data in setup()")
-    refs = {k: ray.put(v) for k, v in kwargs.items()}
-
-    def inner(config: dict) -> Any:
-        return trainable(config, **{k: ray.get(r) for k, r in refs.items()})
-
-    inner.__name__ = getattr(trainable, "__name__", "trainable")
-    return inner
-
-
-def _trainable_name(trainable: Any) -> str:
-    return getattr(trainable, "__name__", type(trainable).__name__)
-
-
-def _stopper(stop: Any) -> Stopper | None:
-    if stop is None:
-        return None
-    if isinstance(stop, Stopper):
-        return stop
-    if isinstance(stop, dict):
-        return dict_stopper(stop)
-    if callable(stop):
-        return FunctionStopper(stop)
-    raise TypeError(f"stop={stop!r}: expected a dict of criteria, a function (trial_id, result) -> bool, or a tune.Stopper")
-
-
 def _search_alg(search_alg: Any, max_concurrent_trials: int | None) -> SearchAlgorithm:
+    if isinstance(search_alg, str):
+        search_alg = create_searcher(search_alg)
     if search_alg is None:
         return BasicVariantGenerator(max_concurrent=max_concurrent_trials or 0)
     if isinstance(search_alg, SearchAlgorithm):
@@ -79,6 +50,70 @@ def _search_alg(search_alg: Any, max_concurrent_trials: int | None) -> SearchAlg
             search_alg = ConcurrencyLimiter(search_alg, max_concurrent=max_concurrent_trials)
         return SearchGenerator(search_alg)
     raise TypeError(f"search_alg={search_alg!r}: expected a tune.search.Searcher or a SearchAlgorithm")
+
+
+def _fail_fast(fail_fast: Any, max_failures: int) -> bool | str:
+    if isinstance(fail_fast, str):
+        if fail_fast.upper() != "RAISE":
+            raise ValueError(f"fail_fast={fail_fast!r}: expected True, False or 'raise'")
+        fail_fast = "raise"
+    if fail_fast and max_failures != 0:
+        raise ValueError("max_failures must be 0 if fail_fast=True.")
+    return fail_fast
+
+
+def _trainable_of(experiment: Experiment) -> Any:
+    trainable = experiment._trainable or get_trainable_cls(experiment.run_identifier)
+    if not callable(trainable):
+        raise TypeError(f"tune.run() expects a function or a tune.Trainable class, got {trainable!r:.100}")
+    return trainable
+
+
+def _resources(trainable: Any, resources_per_trial: Any) -> PlacementGroupFactory | Any:
+    """The experiment's resources: ``resources_per_trial``, or what the trainable sets for
+    itself (``tune.with_resources``, ``default_resource_request``), as Ray decides it per config."""
+    explicit = resources_to_factory(resources_per_trial) if resources_per_trial is not None else None
+    own = resources_of(trainable)
+    if own is None:
+        return explicit or resources_to_factory(None)
+    if isinstance(own, PlacementGroupFactory):
+        if explicit is not None:
+            raise TuneError(
+                f"Resources for {trainable} have been automatically set to {own} by its "
+                "`default_resource_request()` method. Please clear the `resources_per_trial` option."
+            )
+        return own
+
+    def per_config(config: dict) -> PlacementGroupFactory:
+        value = own(config)
+        if value and explicit is not None:
+            raise TuneError(
+                f"Resources for {trainable} have been automatically set to {value} by its "
+                "`default_resource_request()` method. Please clear the `resources_per_trial` option."
+            )
+        return resources_to_factory(value) if value else explicit or resources_to_factory(None)
+
+    return per_config
+
+
+def _settings(experiment: Experiment) -> ExperimentSettings:
+    spec = experiment.spec
+    trainable = _trainable_of(experiment)
+    is_class = isinstance(trainable, type) and issubclass(trainable, Trainable)
+    keep = spec["checkpoint_config"]
+    if (keep.checkpoint_frequency or keep.checkpoint_at_end) and not is_class:
+        raise ValueError(
+            "checkpoint_freq/checkpoint_at_end apply to tune.Trainable classes; a function trainable "
+            "checkpoints with tune.report(..., checkpoint=tune.Checkpoint.from_directory(dir))"
+        )
+    return ExperimentSettings(
+        name=experiment.dir_name, path=experiment.path, trainable_name=experiment.run_identifier,
+        is_class=is_class, resources=_resources(trainable, spec["resources_per_trial"]),
+        stop=dict_stopper(spec["stop"]) if spec["stop"] else None, max_failures=spec["max_failures"],
+        checkpoint_frequency=keep.checkpoint_frequency or 0, checkpoint_at_end=bool(keep.checkpoint_at_end),
+        keep=keep, trial_name_creator=spec["trial_name_creator"],
+        trial_dirname_creator=spec["trial_dirname_creator"], trainable=trainable,
+    )  # fmt: skip
 
 
 def run(
@@ -99,96 +134,109 @@ def run(
     checkpoint_freq: int = 0,
     checkpoint_at_end: bool = False,
     checkpoint_config: Any = None,
+    keep_checkpoints_num: int | None = None,
+    checkpoint_score_attr: str | None = None,
     verbose: int = 3,
     progress_reporter: ProgressReporter | None = None,
+    trial_name_creator: Any = None,
+    trial_dirname_creator: Any = None,
     max_failures: int = 0,
-    fail_fast: bool = False,
+    fail_fast: bool | str = False,
     resume: Any = False,
+    reuse_actors: bool | None = None,
     raise_on_failed_trial: bool = True,
     callbacks: list | None = None,
     max_concurrent_trials: int | None = None,
     seed: int | None = None,
     **unsupported: Any,
 ) -> ExperimentAnalysis:
-    """Run trials of ``run_or_experiment`` (a function or a ``tune.Trainable`` class).
+    """Run trials of ``run_or_experiment``: a function, a ``tune.Trainable`` class, the name
+    of a registered trainable, a ``tune.Experiment`` or a list of them.
 
-    Each trial is an actor holding ``resources_per_trial`` (default 1 CPU); as
-    many run at once as the node's resources allow (and ``max_concurrent_trials``).
-    Everything lands in ``<storage_path or ~/greenroom_results>/<name>/``.
+    Each trial is an actor holding its resources (default 1 CPU); as many run at once as
+    the node's resources allow (and ``max_concurrent_trials``). Everything lands in
+    ``<storage_path or ~/greenroom_results>/<name>/``. For an Experiment, the arguments
+    that describe one (``config``, ``stop``, ``resources_per_trial``, ...) are its own.
+    ``reuse_actors`` is accepted and has no effect: each trial start gets a fresh actor.
 
     Returns:
         ExperimentAnalysis over the trials.
     Raises:
         TuneError: trials failed and ``raise_on_failed_trial``; or resources no trial can get.
+        The failed trial's own exception: ``fail_fast="raise"``.
         ValueError, TypeError: bad arguments, before anything runs.
     """
     if unsupported:
         raise TypeError(f"tune.run() got unsupported argument(s) {sorted(unsupported)}")
-    trainable = run_or_experiment
-    if isinstance(trainable, _WithResources):
-        resources_per_trial = resources_per_trial or trainable.resources
-        trainable = trainable.trainable
-    if isinstance(trainable, str):
-        raise TypeError("tune.run() takes the trainable itself (a function or Trainable class), not its name")
-    if not callable(trainable):
-        raise TypeError(f"tune.run() expects a function or a tune.Trainable class, got {trainable!r:.100}")
     if mode is not None and mode not in ("min", "max"):
         raise ValueError(f"mode={mode!r}: expected 'min' or 'max'")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples == 0 or num_samples < -1:
+    if num_samples == -1:
+        num_samples = 2**62  # Ray's "until stopped"
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
         raise ValueError(f"num_samples={num_samples!r}: expected a positive integer")
     if resume not in _RESUME:
         raise ValueError(f"resume={resume!r}: expected one of {_RESUME}")
     if config is not None and not isinstance(config, dict):
         raise TypeError(f"config={config!r:.100}: expected a dict (the search space)")
-    if checkpoint_config is not None:
-        checkpoint_freq = checkpoint_config.checkpoint_frequency or checkpoint_freq
-        checkpoint_at_end = bool(checkpoint_config.checkpoint_at_end) or checkpoint_at_end
-    if (checkpoint_freq or checkpoint_at_end) and not (isinstance(trainable, type) and issubclass(trainable, Trainable)):
-        raise ValueError(
-            "checkpoint_freq/checkpoint_at_end apply to tune.Trainable classes; a function trainable "
-            "checkpoints with tune.report(..., checkpoint=tune.Checkpoint.from_directory(dir))"
-        )
-    resources = resources_to_factory(resources_per_trial)
-    stopper = _stopper(stop)
-    trial_scheduler = scheduler or FIFOScheduler()
+    fail_fast = _fail_fast(fail_fast, max_failures)
+    checkpoint_config = _checkpoint_config(
+        checkpoint_config, checkpoint_freq, checkpoint_at_end, keep_checkpoints_num, checkpoint_score_attr
+    )
+    items = run_or_experiment if isinstance(run_or_experiment, list) else [run_or_experiment]
+    experiments = [
+        e if isinstance(e, Experiment) else Experiment(
+            name, e, stop=stop, time_budget_s=time_budget_s, config=config,
+            resources_per_trial=resources_per_trial, num_samples=num_samples,
+            storage_path=storage_path or local_dir, checkpoint_config=checkpoint_config,
+            trial_name_creator=trial_name_creator, trial_dirname_creator=trial_dirname_creator,
+            max_failures=max_failures,
+        )  # fmt: skip
+        for e in items
+    ]
+    settings = [_settings(e) for e in experiments]
+    first = experiments[0]
+    trial_scheduler = create_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
+    trial_scheduler = trial_scheduler or FIFOScheduler()
     algorithm = _search_alg(search_alg, max_concurrent_trials)
-    space = config or {}
+    if len(experiments) > 1 and not isinstance(algorithm, BasicVariantGenerator):
+        raise ValueError("several experiments run at once only with the default search algorithm")
     # A searcher may decline (it has its own space and metric); add_configurations then
     # refuses a config that still has search domains in it, as Ray does.
-    algorithm.set_search_properties(metric, mode, space)
+    algorithm.set_search_properties(metric, mode, first.spec["config"], **first.public_spec)
     if not trial_scheduler.set_search_properties(metric, mode):
         raise ValueError(
-            f"tune.run(metric={metric!r}, mode={mode!r}) but the scheduler was built with its own metric/mode; "
-            "pass them in one place only"
+            f"tune.run(metric={metric!r}, mode={mode!r}) but the scheduler was built with its own "
+            "metric/mode; pass them in one place only"
         )
+    _warn_repeats(algorithm, first.spec["num_samples"])
     if not ray.is_initialized():
         ray.init()
     _preload_trial_code()
+    for s in settings:
+        for params in parameters_of(s.trainable):  # with_parameters: in the object store once per run
+            params.put()
 
-    trainable_name = _trainable_name(trainable)
-    name = name or default_name(trainable_name)
-    exp_dir = experiment_dir(storage_path or local_dir, name)
     trials = None
-    if resume and os.path.exists(os.path.join(exp_dir, STATE_FILE)):
-        trials, finished = _resumed_trials(exp_dir, resume)
-        algorithm.add_configurations(space, num_samples, seed=seed)
+    if resume and os.path.exists(os.path.join(first.path, STATE_FILE)):
+        trials, finished = _resumed_trials(first.path, resume)
+        _add_configurations(algorithm, experiments, seed)
         _skip(algorithm, len(trials), finished)
     elif resume in (True, "LOCAL", "ERRORED_ONLY", "LOCAL+ERRORED", "RESTART_ERRORED"):
-        raise ValueError(f"resume={resume!r} but there is no experiment to resume at {exp_dir!r}")
+        raise ValueError(f"resume={resume!r} but there is no experiment to resume at {first.path!r}")
     else:
-        algorithm.add_configurations(space, num_samples, seed=seed)
+        _add_configurations(algorithm, experiments, seed)
 
     reporter = progress_reporter or ProgressReporter(verbose=verbose, metric=metric, mode=mode)
     controller = TuneController(
-        trainable, experiment_name=name, experiment_dir=exp_dir, search_alg=algorithm,
-        scheduler=trial_scheduler, stopper=stopper, resources=resources,
-        max_concurrent=max_concurrent_trials, max_failures=max_failures, fail_fast=fail_fast,
-        checkpoint_frequency=checkpoint_freq, checkpoint_at_end=checkpoint_at_end, keep=checkpoint_config,
-        time_budget_s=time_budget_s, callbacks=list(callbacks or []), reporter=reporter,
-        trainable_name=trainable_name, trials=trials,
+        experiments=settings, experiment_dir=first.path, experiment_name=first.dir_name, search_alg=algorithm,
+        scheduler=trial_scheduler, stopper=first.stopper, max_concurrent=max_concurrent_trials,
+        fail_fast=fail_fast, callbacks=create_default_callbacks(callbacks), reporter=reporter,
+        trials=trials, num_samples=first.spec["num_samples"],
     )  # fmt: skip
     controller.run()
-    analysis = ExperimentAnalysis(exp_dir, trials=controller.trials, default_metric=metric, default_mode=mode)
+    analysis = ExperimentAnalysis(
+        first.path, trials=controller.trials, default_metric=metric, default_mode=mode
+    )
     failed = [t for t in controller.trials if t.status == ERROR]
     if failed and raise_on_failed_trial:
         raise TuneError(
@@ -197,6 +245,76 @@ def run(
             "the analysis anyway."
         )
     return analysis
+
+
+def run_experiments(
+    experiments: Any,
+    scheduler: Any = None,
+    server_port: int | None = None,
+    verbose: int = 3,
+    progress_reporter: ProgressReporter | None = None,
+    resume: Any = False,
+    reuse_actors: bool | None = None,
+    raise_on_failed_trial: bool = True,
+    concurrent: bool = True,
+    callbacks: list | None = None,
+) -> list:
+    """Run ``experiments`` (an Experiment, a list of them, or a dict ``{name: spec}``) and
+    return every trial. With ``concurrent`` they run at once, sharing the node; otherwise
+    one after the other. ``server_port`` is accepted and unused (Ray's TuneServer is gone).
+
+    Raises:
+        TuneError: a bad experiment spec; trials failed and ``raise_on_failed_trial``.
+    """
+    experiments = convert_to_experiment_list(experiments)
+    common = dict(
+        scheduler=scheduler, verbose=verbose, progress_reporter=progress_reporter, resume=resume,
+        reuse_actors=reuse_actors, raise_on_failed_trial=raise_on_failed_trial, callbacks=callbacks,
+    )  # fmt: skip
+    if concurrent:
+        return run(experiments, **common).trials
+    trials: list = []
+    for experiment in experiments:
+        trials += run(experiment, **common).trials
+    return trials
+
+
+def _checkpoint_config(checkpoint_config: Any, freq: int, at_end: bool, keep_num: int | None,
+                       score_attr: str | None) -> Any:  # fmt: skip
+    """``checkpoint_config`` with Ray's older separate arguments folded in."""
+    import dataclasses
+
+    from greenroom.tune.config import CheckpointConfig
+
+    config = dataclasses.replace(checkpoint_config) if checkpoint_config is not None else CheckpointConfig()
+    config.checkpoint_frequency = config.checkpoint_frequency or freq
+    config.checkpoint_at_end = bool(config.checkpoint_at_end) or at_end
+    if keep_num is not None:
+        config.num_to_keep = keep_num
+    if score_attr is not None:
+        order, attr = ("min", score_attr[4:]) if score_attr.startswith("min-") else ("max", score_attr)
+        config.checkpoint_score_attribute, config.checkpoint_score_order = attr, order
+    return config
+
+
+def _add_configurations(algorithm: SearchAlgorithm, experiments: list[Experiment], seed: int | None) -> None:
+    for experiment in experiments:
+        spec = experiment.spec
+        if isinstance(algorithm, BasicVariantGenerator):
+            algorithm.add_configurations(
+                spec["config"], spec["num_samples"], seed=seed, experiment=experiment.dir_name
+            )
+        else:
+            algorithm.add_configurations(spec["config"], spec["num_samples"], seed=seed)
+
+
+def _warn_repeats(algorithm: SearchAlgorithm, num_samples: int) -> None:
+    searcher = getattr(algorithm, "searcher", None)
+    if isinstance(searcher, Repeater) and num_samples % searcher.repeat:
+        logger.warning(
+            "num_samples=%d is not a multiple of Repeater(repeat=%d): num_samples counts every repeat, "
+            "so the leftover trials are not run", num_samples, searcher.repeat,
+        )  # fmt: skip
 
 
 def _preload_trial_code() -> None:

@@ -8,59 +8,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
 
 from greenroom.tune.analysis import ResultGrid
-from greenroom.tune.error import TuneError
+from greenroom.tune.config import CheckpointConfig, FailureConfig, RunConfig, TuneConfig
+from greenroom.tune.registry import trainable_name
 from greenroom.tune.storage import default_name, experiment_dir
 
-
-@dataclass
-class FailureConfig:
-    """``max_failures`` retries a failed trial from its last checkpoint; ``fail_fast`` stops everything."""
-
-    max_failures: int = 0
-    fail_fast: bool = False
-
-
-@dataclass
-class CheckpointConfig:
-    num_to_keep: int | None = None
-    checkpoint_score_attribute: str | None = None
-    checkpoint_score_order: str = "max"
-    checkpoint_frequency: int = 0
-    checkpoint_at_end: bool | None = None
-
-
-@dataclass
-class TuneConfig:
-    metric: str | None = None
-    mode: str | None = None
-    search_alg: Any = None
-    scheduler: Any = None
-    num_samples: int = 1
-    max_concurrent_trials: int | None = None
-    time_budget_s: float | None = None
-    reuse_actors: bool | None = None
-    trial_name_creator: Any = None
-    trial_dirname_creator: Any = None
-
-
-@dataclass
-class RunConfig:
-    name: str | None = None
-    storage_path: str | None = None
-    stop: Any = None
-    callbacks: list | None = None
-    failure_config: FailureConfig = field(default_factory=FailureConfig)
-    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
-    verbose: int = 3
-    progress_reporter: Any = None
-    log_to_file: bool = False
-    sync_config: Any = None
+# The configuration classes live in tune/config.py; they stay importable from here.
+__all__ = ["CheckpointConfig", "FailureConfig", "RunConfig", "TuneConfig", "Tuner"]
 
 
 class Tuner:
@@ -90,6 +48,8 @@ class Tuner:
         self.tune_config = tune_config or TuneConfig()
         self.run_config = run_config or RunConfig()
         self._resume = _resume
+        self._results: ResultGrid | None = None
+        self._restored_path: str | None = None
 
     @classmethod
     def restore(cls, path: str, trainable: Any, *, resume_unfinished: bool = True, resume_errored: bool = False,
@@ -103,7 +63,9 @@ class Tuner:
         run_config = settings.get("run_config") or RunConfig()
         run_config = dataclasses.replace(run_config, name=os.path.basename(path), storage_path=os.path.dirname(path))
         space = param_space if param_space is not None else settings.get("param_space")
-        return cls(trainable, param_space=space, tune_config=tune_config, run_config=run_config, _resume=resume)
+        tuner = cls(trainable, param_space=space, tune_config=tune_config, run_config=run_config, _resume=resume)
+        tuner._restored_path = path
+        return tuner
 
     @classmethod
     def can_restore(cls, path: str) -> bool:
@@ -120,7 +82,7 @@ class Tuner:
         if _is_trainer(trainable):  # Tuner(trainer): each trial runs the trainer with its config
             trainable = trainable._as_tune_trainable(self.param_space)
         if rc.name is None:  # a name now, so the settings land beside the experiment
-            rc = dataclasses.replace(rc, name=default_name(getattr(trainable, "__name__", "trainable")))
+            rc = dataclasses.replace(rc, name=default_name(trainable_name(trainable)))
         _save_settings(experiment_dir(rc.storage_path, rc.name), self.param_space, tc, rc)
         analysis = run(
             trainable, name=rc.name, metric=tc.metric, mode=tc.mode, stop=rc.stop,
@@ -130,11 +92,30 @@ class Tuner:
             progress_reporter=rc.progress_reporter, max_failures=rc.failure_config.max_failures,
             fail_fast=rc.failure_config.fail_fast, resume=self._resume, raise_on_failed_trial=False,
             callbacks=rc.callbacks, max_concurrent_trials=tc.max_concurrent_trials,
+            trial_name_creator=tc.trial_name_creator, trial_dirname_creator=tc.trial_dirname_creator,
         )  # fmt: skip
-        return ResultGrid(analysis)
+        self._results = ResultGrid(analysis)
+        return self._results
 
     def get_results(self) -> ResultGrid:
-        raise TuneError("call fit() first; get_results() is for a restored Tuner")
+        """The results of the last ``fit()``; for a Tuner from ``Tuner.restore`` that has not
+        run ``fit()``, those of the experiment on disk.
+
+        Raises:
+            RuntimeError: this Tuner has neither run nor been restored.
+        """
+        if self._results is not None:
+            return self._results
+        if self._restored_path is not None:
+            from greenroom.tune.analysis import ExperimentAnalysis
+
+            tc = self.tune_config
+            analysis = ExperimentAnalysis(self._restored_path, default_metric=tc.metric, default_mode=tc.mode)
+            return ResultGrid(analysis)
+        raise RuntimeError(
+            "Can't return results as experiment has not been run, yet. "
+            "Call `Tuner.fit()` to run the experiment first."
+        )
 
 
 def _is_trainer(trainable: Any) -> bool:

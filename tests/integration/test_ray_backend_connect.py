@@ -95,9 +95,13 @@ def test_unreachable_cluster_fails_at_once():
 
 
 def test_cluster_resources_cannot_be_given():
-    """The cluster's resources are set where its nodes start."""
+    """The cluster's resources are set where its nodes start; greenroom's enforcement is its own node's."""
     with pytest.raises(ValueError, match="ray start --num-cpus"):
         greenroom.init(address="ray:127.0.0.1:1", num_cpus=2)
+    for key, value in (("cpu_affinity", True), ("_memory_usage_threshold", 0.9)):
+        with pytest.raises(ValueError, match=f"init\\({key}=.*enforcement is its own node's"):
+            greenroom.init(address="ray:127.0.0.1:1", **{key: value})
+    assert not greenroom.is_initialized()
 
 
 def test_without_ray_an_address_names_the_extra():

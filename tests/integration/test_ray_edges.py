@@ -138,3 +138,19 @@ def test_a_nested_failure_is_the_innermost_type_with_both_tasks_in_the_traceback
     assert isinstance(info.value, RayTaskError)
     text = str(info.value)
     assert "outer" in text and "inner" in text and "deep" in text
+
+
+def test_a_ref_from_an_earlier_session_is_an_object_freed_error():
+    """get() of a ref whose object this node never had (or freed): ObjectFreedError, an ObjectLostError."""
+    from greenroom.exceptions import ObjectFreedError, ObjectLostError
+
+    ray.init(num_cpus=1)
+    old = ray.put(1)
+    ray.shutdown()
+    ray.init(num_cpus=1)
+    try:
+        with pytest.raises(ObjectFreedError, match="freed, or comes from an earlier session") as info:
+            ray.get(old, timeout=10)
+        assert isinstance(info.value, ObjectLostError)
+    finally:
+        ray.shutdown()

@@ -9,17 +9,20 @@ import pytest
 from greenroom.tune.checkpoint import Checkpoint
 from greenroom.tune.error import TuneError
 from greenroom.tune.execution.capacity import trials_that_fit
+from greenroom.tune.execution.experiment_settings import ExperimentSettings
 from greenroom.tune.execution.instructions import (
     ContinueTrial,
     CopyCheckpoint,
     DeleteCheckpoints,
     FailExperiment,
     ResultRecorded,
+    RaiseTrialError,
     SaveCheckpoint,
     StartTrial,
     StopExperiment,
     StopTrial,
     TrialAdded,
+    TrialCheckpointed,
     TrialCompleted,
     TrialErrored,
     TrialExploited,
@@ -103,16 +106,20 @@ class Stopper:
         return self.all
 
 
+SETTINGS = ("is_class", "max_failures", "checkpoint_frequency", "checkpoint_at_end", "keep", "resources",
+            "trial_name_creator", "trial_dirname_creator")  # fmt: skip
+
+
 def make(n: int = 3, *, cpus: float = 2, request: dict | None = None, **kwargs) -> RunnerState:
+    """A core over one experiment "exp" of trainable "train"; ExperimentSettings fields go to it."""
+    settings = {k: kwargs.pop(k) for k in SETTINGS if k in kwargs}
+    settings.setdefault("resources", PlacementGroupFactory([request or {"CPU": 1}]))
     kwargs.setdefault("search_alg", Suggestions(n))
     kwargs.setdefault("scheduler", FIFOScheduler())
     kwargs.setdefault("stopper", None)
-    kwargs.setdefault("is_class", False)
     kwargs.setdefault("max_pending", 10)
-    return RunnerState(
-        resources=PlacementGroupFactory([request or {"CPU": 1}]), cluster={"CPU": cpus},
-        experiment_dir="/exp", trainable_name="train", **kwargs,
-    )  # fmt: skip
+    experiment = ExperimentSettings(name="exp", path="/exp", trainable_name="train", **settings)
+    return RunnerState(experiments=[experiment], cluster={"CPU": cpus}, **kwargs)
 
 
 def started(n: int = 3, **kwargs) -> tuple[RunnerState, list[Trial]]:
@@ -160,12 +167,11 @@ def test_instructions_are_decided_one_at_a_time():
 def test_max_pending_bounds_the_trials_waiting_to_start():
     """With max_pending=1 the searcher is asked for a trial only when none is waiting to start."""
     core = make(5, cpus=2, max_pending=1)
-    assert [type(i) for i in core.start_trials()] == [TrialAdded, StartTrial, TrialAdded, StartTrial]
-    assert [type(i) for i in core.start_trials()] == [TrialAdded]
+    assert [type(i) for i in core.start_trials()] == [TrialAdded, StartTrial, TrialAdded, StartTrial, TrialAdded]
     assert list(core.start_trials()) == []  # one waits already
     list(core.on_result(core.trials[0], {"__no_result__": True}))
-    assert list(core.start_trials()) == [StartTrial(core.trials[2], None)]
-    assert statuses(core) == [TERMINATED, RUNNING, RUNNING]
+    assert list(core.start_trials()) == [StartTrial(core.trials[2], None), TrialAdded(core.trials[3])]
+    assert statuses(core) == [TERMINATED, RUNNING, RUNNING, PENDING]
 
 
 def test_max_concurrent_trials_caps_the_running_trials():
@@ -183,8 +189,9 @@ def test_resumed_trials_are_added_to_the_scheduler():
             added.append(trial)
 
     old = Trial(trial_id="old", config={})
-    core = make(0, scheduler=Recording(), trials=[old])
-    assert added == [old] and old.resources == core.resources and core.trials == [old]
+    core = make(0, scheduler=Recording(), trials=[old], request={"CPU": 2})
+    assert added == [old] and old.resources == PlacementGroupFactory([{"CPU": 2}]) and core.trials == [old]
+    assert old.experiment_name == "exp"
 
 
 # -- results and the scheduler's decisions ---------------------------------------------------------
@@ -237,7 +244,7 @@ def test_pausing_a_class_trainable_saves_it_first_and_it_resumes_from_that_check
     core, (t0, t1) = started(2, cpus=1, is_class=True, scheduler=Scripted(lambda core, trial, r: PAUSE))
     assert list(core.on_result(t0, result(4)))[-1] == SaveCheckpoint(t0)
     assert t0.status == RUNNING  # nothing decided until the checkpoint is there
-    assert list(core.checkpoint_saved(t0, "/c/4")) == [StopTrial(t0), TrialPaused(t0)]
+    assert list(core.checkpoint_saved(t0, "/c/4")) == [TrialCheckpointed(t0), StopTrial(t0), TrialPaused(t0)]
     assert t0.status == PAUSED and t0.checkpoint == Checkpoint("/c/4") and t0.checkpoint_iteration == 4
     assert list(core.start_trials()) == [StartTrial(t1, None)]
     list(core.on_result(t1, {"__no_result__": True}))
@@ -251,7 +258,7 @@ def test_checkpoint_frequency_saves_before_the_scheduler_decides():
     core, (t0, *_) = started(is_class=True, checkpoint_frequency=2, scheduler=scheduler)
     assert list(core.on_result(t0, result(1)))[-1] == ContinueTrial(t0)
     assert list(core.on_result(t0, result(2)))[-1] == SaveCheckpoint(t0)
-    assert list(core.checkpoint_saved(t0, "/c/2")) == [ContinueTrial(t0)]
+    assert list(core.checkpoint_saved(t0, "/c/2")) == [TrialCheckpointed(t0), ContinueTrial(t0)]
     assert seen == [None, Checkpoint("/c/2")]
 
 
@@ -259,7 +266,7 @@ def test_checkpoint_at_end_saves_before_completing():
     """checkpoint_at_end: a completing Trainable saves, then stops and is TERMINATED."""
     core, (t0, *_) = started(is_class=True, checkpoint_at_end=True)
     assert list(core.on_result(t0, result(1, done=True)))[-1] == SaveCheckpoint(t0)
-    assert list(core.checkpoint_saved(t0, "/c/end")) == [StopTrial(t0), TrialCompleted(t0)]
+    assert list(core.checkpoint_saved(t0, "/c/end")) == [TrialCheckpointed(t0), StopTrial(t0), TrialCompleted(t0)]
     assert t0.status == TERMINATED and t0.checkpoint == Checkpoint("/c/end")
 
 
@@ -353,15 +360,29 @@ def test_max_failures_minus_one_retries_forever():
     assert t0.status == RUNNING and t0.num_failures == 50
 
 
-def test_fail_fast_stops_everything_and_fails_the_experiment():
-    """fail_fast: the first trial in ERROR stops the others and fails the experiment with its error."""
+def test_fail_fast_stops_everything_and_keeps_the_error_as_the_trials():
+    """fail_fast=True: the first trial in ERROR stops the others; the run ends without raising (Ray)."""
     core, (t0, t1, t2) = started(3, cpus=2, fail_fast=True)
     out = list(core.on_error(t0, "Traceback: boom"))
     assert out == [StopTrial(t0), TrialFailed(t0, "Traceback: boom"), TrialErrored(t0), StopTrial(t1),
-                   StopExperiment("fail_fast: a trial failed"),
-                   FailExperiment("trial train_t0 failed and fail_fast is set:\nTraceback: boom"),
-                   ]  # fmt: skip
+                   StopExperiment("trial train_t0 failed and fail_fast is set")]  # fmt: skip
     assert statuses(core) == [ERROR, TERMINATED, TERMINATED] and core.done
+    assert t0.error == "Traceback: boom"
+
+
+def test_fail_fast_raise_stops_everything_then_reraises():
+    """fail_fast="raise": the same stop, then RaiseTrialError for the shell to raise the trial's exception."""
+    core, (t0, t1, t2) = started(3, cpus=2, fail_fast="raise")
+    out = list(core.on_error(t1, "boom"))
+    assert out[-3:] == [StopTrial(t0), StopExperiment("trial train_t1 failed and fail_fast is set"),
+                        RaiseTrialError(t1)]  # fmt: skip
+    assert statuses(core) == [TERMINATED, ERROR, TERMINATED]
+
+
+def test_fail_fast_waits_for_retries_to_run_out():
+    """A failure that will be retried is not the experiment's failure, even with fail_fast."""
+    core, (t0,) = started(1, fail_fast=True, max_failures=1)
+    assert list(core.on_error(t0, "once"))[-1] == TrialRetrying(t0) and not core.done
 
 
 def test_fail_stops_every_trial_then_fails_the_experiment():
@@ -409,21 +430,18 @@ def test_no_stall_while_a_trial_runs():
     assert list(core.start_trials()) == [] and not core.done
 
 
-@pytest.mark.parametrize(("elapsed", "stopper", "why"), [
-    (11.0, None, "time budget reached"),
-    (1.0, Stopper(all=True), "the stopper ended the experiment"),
-])  # fmt: skip
-def test_time_budget_or_stopper_stops_everything(elapsed, stopper, why):
-    """Past the time budget, or when the stopper's stop_all says so, every trial ends and so does the run."""
-    core, (t0, t1, t2) = started(3, cpus=2, time_budget_s=10.0, stopper=stopper)
-    assert list(core.check_stop(elapsed)) == [StopTrial(t0), StopTrial(t1), StopExperiment(why)]
+def test_the_stopper_stops_everything():
+    """When the stopper's stop_all says so (a TimeoutStopper: the time budget), every trial ends, and the run."""
+    core, (t0, t1, t2) = started(3, cpus=2, stopper=Stopper(all=True))
+    assert list(core.check_stop()) == [StopTrial(t0), StopTrial(t1), StopExperiment("the stopper ended the experiment")]
     assert statuses(core) == [TERMINATED] * 3 and core.done
 
 
-def test_within_the_time_budget_nothing_stops():
-    """Before the time budget is spent and with no stopper, check_stop does nothing."""
-    core, _ = started(time_budget_s=10.0)
-    assert list(core.check_stop(9.9)) == [] and not core.done
+def test_without_a_stop_nothing_stops():
+    """With no stopper, or one whose stop_all says no, check_stop does nothing."""
+    for stopper in (None, Stopper()):
+        core, _ = started(stopper=stopper)
+        assert list(core.check_stop()) == [] and not core.done
 
 
 def test_an_interrupt_leaves_the_experiment_resumable():
@@ -442,9 +460,10 @@ def test_an_interrupt_leaves_the_experiment_resumable():
 def test_num_to_keep_deletes_the_oldest_checkpoints():
     """num_to_keep=2 without a score: each checkpoint reported beyond two deletes the oldest."""
     core, (t0, *_) = started(keep=keep(2))
-    firsts = [list(core.on_result(t0, result(i, __checkpoint__=f"/c/{i}")))[0] for i in range(1, 5)]
-    assert firsts[2:] == [DeleteCheckpoints(("/c/1",)), DeleteCheckpoints(("/c/2",))]
-    assert all(isinstance(i, ResultRecorded) for i in firsts[:2]) and t0.checkpoint == Checkpoint("/c/4")
+    heads = [list(core.on_result(t0, result(i, __checkpoint__=f"/c/{i}")))[:2] for i in range(1, 5)]
+    assert all(head[0] == TrialCheckpointed(t0) for head in heads)
+    assert [head[1] for head in heads[2:]] == [DeleteCheckpoints(("/c/1",)), DeleteCheckpoints(("/c/2",))]
+    assert all(isinstance(head[1], ResultRecorded) for head in heads[:2]) and t0.checkpoint == Checkpoint("/c/4")
 
 
 def test_retention_by_score_keeps_the_best():

@@ -140,14 +140,14 @@ def test_seed_reproduces():
 
 
 def test_random_state_variants():
-    """random_state accepts a Random, None (global random) and numpy generators."""
+    """random_state accepts a Random, None (numpy's global RNG, as Ray) and numpy generators."""
     rng_a, rng_b = random.Random(3), random.Random(3)
     assert uniform(0, 1).sample(random_state=rng_a) == uniform(0, 1).sample(random_state=rng_b)
-    random.seed(11)
-    first = uniform(0, 1).sample()
-    random.seed(11)
-    assert uniform(0, 1).sample() == first
     np = pytest.importorskip("numpy")
+    np.random.seed(11)
+    first = uniform(0, 1).sample()
+    np.random.seed(11)
+    assert uniform(0, 1).sample() == first
     a = uniform(0, 1).sample(random_state=np.random.default_rng(5))
     assert a == uniform(0, 1).sample(random_state=np.random.default_rng(5))
     assert 0 <= uniform(0, 1).sample(random_state=np.random.RandomState(5)) < 1

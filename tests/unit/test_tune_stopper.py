@@ -203,3 +203,20 @@ def test_dict_stopper_needs_a_dict():
     """Anything but a dict raises TypeError."""
     with pytest.raises(TypeError, match="dict"):
         dict_stopper([("a", 1)])
+
+
+def test_each_stopper_is_at_rays_module_path():
+    """tune.stopper is a package with Ray's modules; each name is the same object as tune.stopper's."""
+    import importlib
+
+    from greenroom.tune import stopper
+
+    paths = {
+        "stopper": ["Stopper", "CombinedStopper"], "noop": ["NoopStopper"], "function_stopper": ["FunctionStopper"],
+        "maximum_iteration": ["MaximumIterationStopper"], "trial_plateau": ["TrialPlateauStopper"],
+        "experiment_plateau": ["ExperimentPlateauStopper"], "timeout": ["TimeoutStopper"],
+    }  # fmt: skip
+    for module, names in paths.items():
+        loaded = importlib.import_module(f"greenroom.tune.stopper.{module}")
+        for name in names:
+            assert getattr(loaded, name) is getattr(stopper, name), (module, name)

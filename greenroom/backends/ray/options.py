@@ -56,6 +56,14 @@ def strategy(scheduling: Scheduling) -> Any:
     return "SPREAD" if scheduling.spread else None
 
 
+def generator(mode: tuple) -> dict[str, Any]:
+    """Ray's options for a generator call: greenroom's ``(mode, backpressure)``."""
+    out: dict[str, Any] = {"num_returns": mode[0]}
+    if mode[1] >= 0:
+        out["_generator_backpressure_num_objects"] = mode[1]
+    return out
+
+
 def task(options: TaskOptions) -> dict[str, Any]:
     out = resources(options.request)
     retry = options.retry_exceptions
@@ -63,6 +71,8 @@ def task(options: TaskOptions) -> dict[str, Any]:
         num_returns=options.num_returns, max_retries=options.max_retries, max_calls=options.max_calls,
         retry_exceptions=list(retry) if isinstance(retry, tuple) else retry,
     )  # fmt: skip
+    if options.generator is not None:
+        out.update(generator(options.generator))
     if options.name:
         out["name"] = options.name
     scheduling = strategy(options.scheduling)

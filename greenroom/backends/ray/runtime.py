@@ -21,6 +21,7 @@ from ray import exceptions as rx
 from greenroom import exceptions
 from greenroom.actors.handle import ActorHandle
 from greenroom.backends.ray import errors, ids, options, worker
+from greenroom.backends.ray.generators import RayObjectRefGenerator, dynamic_value
 from greenroom.backends.ray.ids import RayActorId, RayObjectId
 from greenroom.runtime import context, state
 from greenroom.runtime.object_ref import ObjectRef
@@ -55,6 +56,15 @@ def _ray_actor(actor_id: bytes) -> Any:
 
 def _wrap(ref: Any) -> ObjectRef:
     return ObjectRef._owned(RayObjectId(ref), _NO_COUNTS)
+
+
+def _outputs(out: Any, num_returns: int, generator: tuple | None) -> list:
+    """greenroom's refs (or its generator) for what Ray's ``.remote()`` returned."""
+    if generator is not None and generator[0] == "streaming":
+        return [RayObjectRefGenerator(out, _wrap)]
+    if num_returns == 1 or generator is not None:
+        return [_wrap(out)]
+    return [_wrap(r) for r in out]
 
 
 def _unwrap_args(args: tuple) -> tuple:
@@ -121,9 +131,7 @@ class RayRuntime:
             out = remote.remote(*_unwrap_args(args), **_unwrap_kwargs(kwargs))
         except rx.RayError as e:
             raise errors.translate(e) from e
-        if opts.num_returns == 1:
-            return [_wrap(out)]
-        return [_wrap(r) for r in out]
+        return _outputs(out, opts.num_returns, opts.generator)
 
     def _task_function(self, fn_info: Any, opts: Any) -> Any:
         gpu = options.wants_gpu(opts.request)
@@ -179,22 +187,22 @@ class RayRuntime:
 
     def submit_actor_call(self, actor_id: bytes, method: str, name: str, num_returns: int, args: tuple,
                           kwargs: dict, group: str | None = None, max_task_retries: int | None = None,
-                          ) -> list[ObjectRef]:  # fmt: skip
+                          generator: tuple | None = None) -> list[ObjectRef]:  # fmt: skip
         bound = getattr(_ray_actor(actor_id), method)
-        if group is not None or max_task_retries is not None or num_returns != 1:
+        if group is not None or max_task_retries is not None or num_returns != 1 or generator is not None:
             call_options: dict[str, Any] = {"num_returns": num_returns}
             if group is not None:
                 call_options["concurrency_group"] = group
             if max_task_retries is not None:
                 call_options["max_task_retries"] = max_task_retries
+            if generator is not None:
+                call_options.update(options.generator(generator))
             bound = bound.options(**call_options)
         try:
             out = bound.remote(*_unwrap_args(args), **_unwrap_kwargs(kwargs))
         except rx.RayError as e:
             raise errors.translate(e) from e
-        if num_returns == 1:
-            return [_wrap(out)]
-        return [_wrap(r) for r in out]
+        return _outputs(out, num_returns, generator)
 
     def _get_actor(self, name: str, namespace: str | None) -> tuple:
         return describe_handle(ray.get_actor(name, namespace=namespace))
@@ -216,14 +224,16 @@ class RayRuntime:
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         ray_refs = [_ray_ref(r.id) for r in refs]
         try:
-            return ray.get(ray_refs, timeout=timeout)
+            values = ray.get(ray_refs, timeout=timeout)
         except rx.RayError as e:
             raise errors.translate(e) from e
+        return [dynamic_value(v, _wrap) for v in values]
 
     def wait_ids(self, ids_: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
-        ready, _ = ray.wait([_ray_ref(i) for i in ids_], num_returns=num_returns, timeout=timeout)
-        done = {r.binary() for r in ready}
-        return {i for i in ids_ if i in done}
+        waitables = [_ray_ref(i) for i in ids_]  # refs, and Ray's generators (RayGeneratorId)
+        ready, _ = ray.wait(waitables, num_returns=num_returns, timeout=timeout)
+        done = {id(r) for r in ready}
+        return {i for i, w in zip(ids_, waitables) if id(w) in done}
 
     def done_ids(self, ids_: list[bytes]) -> set[bytes]:
         if not ids_:
@@ -247,7 +257,7 @@ class RayRuntime:
 
         def done(f: concurrent.futures.Future) -> None:
             try:
-                out.set_result(f.result())
+                out.set_result(dynamic_value(f.result(), _wrap))
             except BaseException as e:  # delivered to whoever waits on the future
                 out.set_exception(errors.translate(e))
 
@@ -256,7 +266,7 @@ class RayRuntime:
 
     async def await_ref(self, ref: ObjectRef) -> Any:
         try:
-            return await _ray_ref(ref.id)
+            return dynamic_value(await _ray_ref(ref.id), _wrap)
         except rx.RayError as e:
             raise errors.translate(e) from e
 

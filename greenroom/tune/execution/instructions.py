@@ -5,10 +5,10 @@ The shell (tune/controller.py) carries a list of them out in order.
 - Actions, on the trial's actor or on files: ``StartTrial``, ``ContinueTrial``,
   ``SaveCheckpoint``, ``StopTrial``, ``CopyCheckpoint``, ``DeleteCheckpoints``.
 - Notifications, for callbacks and the reporter (and the experiment state file):
-  ``TrialAdded``, ``ResultRecorded``, ``TrialPaused``, ``TrialCompleted``,
+  ``TrialAdded``, ``ResultRecorded``, ``TrialCheckpointed``, ``TrialPaused``, ``TrialCompleted``,
   ``TrialRemoved``, ``TrialExploited``, ``TrialFailed``, ``TrialRetrying``,
   ``TrialErrored``.
-- The experiment's end: ``StopExperiment``, ``FailExperiment``.
+- The experiment's end: ``StopExperiment``, ``FailExperiment``, ``RaiseTrialError``.
 
 The core yields each one at the point of its decision where the I/O belongs:
 ``StopTrial`` before the trial leaves RUNNING, ``StartTrial`` after it enters
@@ -87,6 +87,13 @@ class ResultRecorded:
 
 
 @dataclass(frozen=True, slots=True)
+class TrialCheckpointed:
+    """The trial has a new checkpoint (``trial.checkpoint``): it reported or saved one."""
+
+    trial: Trial
+
+
+@dataclass(frozen=True, slots=True)
 class TrialPaused:
     """The trial is PAUSED; its actor has been stopped."""
 
@@ -151,8 +158,16 @@ class FailExperiment:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class RaiseTrialError:
+    """Raise the exception the trial failed with (``fail_fast="raise"``); everything is stopped."""
+
+    trial: Trial
+
+
 Instruction = (
     StartTrial | ContinueTrial | SaveCheckpoint | StopTrial | CopyCheckpoint | DeleteCheckpoints
-    | TrialAdded | ResultRecorded | TrialPaused | TrialCompleted | TrialRemoved | TrialExploited
-    | TrialFailed | TrialRetrying | TrialErrored | StopExperiment | FailExperiment
+    | TrialAdded | ResultRecorded | TrialCheckpointed | TrialPaused | TrialCompleted | TrialRemoved
+    | TrialExploited
+    | TrialFailed | TrialRetrying | TrialErrored | StopExperiment | FailExperiment | RaiseTrialError
 )  # fmt: skip

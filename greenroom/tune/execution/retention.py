@@ -46,3 +46,29 @@ def checkpoints_to_delete(
         survivors.remove(victim)
         doomed.append(victim)
     return doomed
+
+
+class CheckpointBook:
+    """Each trial's kept checkpoints, oldest first; ``add`` says which to delete now."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, list[Kept]] = {}
+
+    def add(self, trial_id: str, path: str, result: dict, keep: object) -> tuple[str, ...]:
+        """Record checkpoint ``path`` of ``trial_id`` taken at ``result``.
+
+        Args:
+            keep: a ``CheckpointConfig`` (``num_to_keep``, ``checkpoint_score_attribute``/order) or None.
+        Returns:
+            The paths to delete so that at most ``num_to_keep`` remain (none without a limit).
+        """
+        num_to_keep = getattr(keep, "num_to_keep", None)
+        if not num_to_keep:
+            return ()
+        kept = self._kept.setdefault(trial_id, [])
+        kept.append((path, result))
+        attribute = getattr(keep, "checkpoint_score_attribute", None)
+        doomed = checkpoints_to_delete(kept, num_to_keep, attribute, getattr(keep, "checkpoint_score_order", "max"))
+        for entry in doomed:
+            kept.remove(entry)
+        return tuple(p for p, _ in doomed)

@@ -13,6 +13,12 @@ actor for it: ``StartTrial`` comes with the change to RUNNING, ``StopTrial``
 with the change away from it (or, for a PBT exploit, with a ``StartTrial``
 that restarts it).
 
+A trial starts when the scheduler chooses it and its resources fit beside
+those of the running trials (each trial holds its own: they may differ per
+config, and a ``ResourceChangingScheduler`` changes them between starts).
+Each trial's rules (stop criteria, retries, checkpointing) are its
+experiment's (``experiment_settings.py``).
+
 Events: ``start_trials`` (each turn of the loop), ``on_result``, ``on_error``,
 ``checkpoint_saved`` (the answer to ``SaveCheckpoint``), ``check_stop`` and
 ``stop_everything``. Each returns a lazy iterator: the core decides the next
@@ -26,23 +32,26 @@ scheduler's ``TrialController``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from greenroom.tune.checkpoint import Checkpoint
-from greenroom.tune.execution.capacity import trials_that_fit
+from greenroom.tune.execution.capacity import ResourceTotals, check_fits_alone, fits_beside
+from greenroom.tune.execution.experiment_settings import ExperimentSettings, new_trial
 from greenroom.tune.execution.instructions import (
     ContinueTrial,
     CopyCheckpoint,
     DeleteCheckpoints,
     FailExperiment,
     Instruction,
+    RaiseTrialError,
     ResultRecorded,
     SaveCheckpoint,
     StartTrial,
     StopExperiment,
     StopTrial,
     TrialAdded,
+    TrialCheckpointed,
     TrialCompleted,
     TrialErrored,
     TrialExploited,
@@ -51,13 +60,15 @@ from greenroom.tune.execution.instructions import (
     TrialRemoved,
     TrialRetrying,
 )
-from greenroom.tune.execution.retention import Kept, checkpoints_to_delete
+from greenroom.tune.execution.retention import CheckpointBook
 from greenroom.tune.experiment.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from greenroom.tune.resources import PlacementGroupFactory
 from greenroom.tune.schedulers.trial_scheduler import TrialScheduler
 from greenroom.tune.search.search_generator import SearchAlgorithm, TrialSuggestion
 
 Instructions = Iterator[Instruction]
+
+SHOULD_CHECKPOINT = "should_checkpoint"  # tune.result.SHOULD_CHECKPOINT
 
 # What a SaveCheckpoint was for: the decision continues with it in checkpoint_saved.
 _DECIDE, _PAUSE, _COMPLETE = "decide", "pause", "complete"
@@ -67,76 +78,69 @@ class RunnerState:
     """The experiment's trials and every decision about them (see the module docstring).
 
     Args:
+        experiments: the run's experiments (one, unless ``tune.run_experiments`` runs several);
+            a trial without an ``experiment_name`` belongs to the first.
         search_alg: where new trials come from.
         scheduler: decides on each result, and which waiting trial runs next.
-        stopper: ``stopper(trial_id, result)`` ends a trial, ``stopper.stop_all()`` the experiment; or None.
-        resources: what each trial holds.
+        stopper: ``stopper(trial_id, result)`` ends a trial, ``stopper.stop_all()`` the run; or None.
         cluster: the node's total resources (``ray.cluster_resources()``).
-        experiment_dir: where trial directories go (their paths are computed, not created, here).
-        trainable_name: the prefix of trial names and directories.
-        is_class: the trainable is a ``tune.Trainable`` class (it can be asked to save).
-        max_concurrent: ``max_concurrent_trials``; None for as many as fit.
+        max_concurrent: ``max_concurrent_trials``; None or 0 for as many as fit.
         max_pending: how many trials may wait to start before the searcher is asked for more.
-        max_failures: retries of a failed trial; -1 retries forever.
-        fail_fast: the first trial in ERROR stops the experiment with a TuneError.
-        checkpoint_frequency: save a class trainable every this many iterations; 0 never.
-        checkpoint_at_end: save a class trainable when it completes.
-        keep: ``CheckpointConfig`` (``num_to_keep``, ``checkpoint_score_attribute``/order), or None.
-        time_budget_s: stop everything once this many seconds have passed; None for no limit.
+        fail_fast: True: the first trial in ERROR stops the run (its error stays in the results);
+            ``"raise"``: it also re-raises the trial's exception.
         trials: the trials of a resumed experiment.
     Raises:
-        TuneError: no trial fits on the node, ever.
+        TuneError: a trial could never fit on the node (also later, from ``start_trials``, for
+            resources that depend on the config).
     """
 
     def __init__(
         self,
         *,
+        experiments: Sequence[ExperimentSettings],
         search_alg: SearchAlgorithm,
         scheduler: TrialScheduler,
         stopper: Any,
-        resources: PlacementGroupFactory,
         cluster: dict[str, float],
-        experiment_dir: str,
-        trainable_name: str,
-        is_class: bool,
         max_concurrent: int | None = None,
         max_pending: int = 1,
-        max_failures: int = 0,
-        fail_fast: bool = False,
-        checkpoint_frequency: int = 0,
-        checkpoint_at_end: bool = False,
-        keep: Any = None,
-        time_budget_s: float | None = None,
+        fail_fast: bool | str = False,
         trials: list[Trial] | None = None,
     ) -> None:
-        self.max_live = trials_that_fit(resources.required_resources, cluster, max_concurrent)
+        if not experiments:
+            raise ValueError("RunnerState needs at least one experiment")
+        self.experiments = {e.name: e for e in experiments}
+        self.first_experiment = experiments[0]
+        self.cluster = dict(cluster)
+        for settings in experiments:  # resources that depend on the config are checked per trial
+            if isinstance(settings.resources, PlacementGroupFactory):
+                check_fits_alone(settings.resources.required_resources, self.cluster)
         self.search_alg = search_alg
         self.scheduler = scheduler
         self.stopper = stopper
-        self.resources = resources
-        self.experiment_dir = experiment_dir
-        self.trainable_name = trainable_name
-        self.is_class = is_class
+        self.max_concurrent = max_concurrent or None
         self.max_pending = max_pending
-        self.max_failures = max_failures
         self.fail_fast = fail_fast
-        self.checkpoint_frequency = checkpoint_frequency
-        self.checkpoint_at_end = checkpoint_at_end
-        self.keep = keep
-        self.time_budget_s = time_budget_s
         self.trials: list[Trial] = list(trials or [])
         self.done = False  # finished, stopped or failed: the shell's loop ends
+        self._resource_updater = ResourceTotals(self.cluster)  # Ray's name; allocation functions read it
         self._exploits: dict[str, tuple[Trial, dict]] = {}
-        self._kept: dict[str, list[Kept]] = {}
+        self._book = CheckpointBook()
         self._after_save: dict[str, str] = {}
         for trial in self.trials:  # a resumed experiment's
-            trial.resources = resources
+            settings = self.settings(trial)
+            trial.experiment_name = settings.name
+            trial.resources = settings.resources_for(trial.config)
             scheduler.on_trial_add(self, trial)
 
     # -- the scheduler's TrialController protocol --------------------------------------------
     def get_trials(self) -> list[Trial]:
         """Every trial, in the order they were added."""
         return self.trials
+
+    def get_live_trials(self) -> list[Trial]:
+        """The trials not yet ended (PENDING, RUNNING or PAUSED), as Ray's controller gives them."""
+        return [t for t in self.trials if t.status not in (TERMINATED, ERROR)]
 
     def request_exploit(self, trial: Trial, source_trial: Trial, new_config: dict) -> None:
         """Carried out when ``trial`` next reports, or at once if it is PAUSED."""
@@ -154,6 +158,9 @@ class RunnerState:
         """The RUNNING trials: those the shell holds an actor for."""
         return [t for t in self.trials if t.status == RUNNING]
 
+    def settings(self, trial: Trial) -> ExperimentSettings:
+        """The settings of the experiment ``trial`` belongs to."""
+        return self.experiments.get(trial.experiment_name, self.first_experiment)
 
     # -- events ------------------------------------------------------------------------------
     def start_trials(self) -> Instructions:
@@ -161,18 +168,21 @@ class RunnerState:
         chooses while they fit. If then nothing runs, the experiment is over: ``done`` when
         nothing waits and the searcher is finished, else stalled (FailExperiment)."""
         yield from self._add_pending_trials()
-        live = len(self.running())
-        while live < self.max_live:  # max_live already counts what fits of each resource
+        blocked = None  # chosen, but it does not fit beside the running trials
+        while self.max_concurrent is None or len(self.running()) < self.max_concurrent:
             if not any(t.status == PENDING for t in self.trials):
                 yield from self._add_pending_trials()
             trial = self.scheduler.choose_trial_to_run(self)
-            if trial is None:
+            yield from self._scheduler_stops()  # choosing may end others (HyperBandForBOHB)
+            if trial is None or trial.status not in (PENDING, PAUSED):
+                break
+            if not self._fits(trial):
+                blocked = trial
                 break
             trial.status = RUNNING
             yield StartTrial(trial, trial.checkpoint)
-            live += 1
-        if live == 0:
-            yield from self._finish_or_stall()
+        if not self.running():
+            yield from self._finish_or_stall(blocked)
 
     def on_result(self, trial: Trial, result: dict) -> Instructions:
         """The trial's ``train()`` returned ``result`` (the trial actor's markers included)."""
@@ -188,8 +198,10 @@ class RunnerState:
             yield from self._new_checkpoint(trial, checkpoint)
         self.search_alg.on_trial_result(trial.trial_id, result)
         yield ResultRecorded(trial, result)
-        every = self.checkpoint_frequency
-        if self.is_class and every and result["training_iteration"] % every == 0:
+        settings = self.settings(trial)
+        every = settings.checkpoint_frequency
+        due = bool(every) and result.get("training_iteration", 0) % every == 0
+        if settings.is_class and (due or result.get(SHOULD_CHECKPOINT)):
             yield self._save(trial, _DECIDE)
         else:
             yield from self._decide(trial)
@@ -211,7 +223,8 @@ class RunnerState:
         trial.num_failures += 1
         trial.error = error
         yield TrialFailed(trial, error)
-        if self.max_failures < 0 or trial.num_failures <= self.max_failures:
+        max_failures = self.settings(trial).max_failures
+        if max_failures < 0 or trial.num_failures <= max_failures:
             yield TrialRetrying(trial)
             trial.status = PENDING
             return
@@ -221,14 +234,13 @@ class RunnerState:
         yield from self._scheduler_stops()
         yield TrialErrored(trial)
         if self.fail_fast:
-            yield from self.stop_everything("fail_fast: a trial failed")
-            yield FailExperiment(f"trial {trial} failed and fail_fast is set:\n{error}")
+            yield from self.stop_everything(f"trial {trial} failed and fail_fast is set")
+            if self.fail_fast == "raise":
+                yield RaiseTrialError(trial)
 
-    def check_stop(self, elapsed_s: float) -> Instructions:
-        """After results: stop everything if ``elapsed_s`` is past the time budget or the stopper says so."""
-        if self.time_budget_s is not None and elapsed_s > self.time_budget_s:
-            yield from self.stop_everything("time budget reached")
-        elif self.stopper is not None and self.stopper.stop_all():
+    def check_stop(self) -> Instructions:
+        """After results: stop everything if the stopper says so (``time_budget_s`` is a TimeoutStopper)."""
+        if self.stopper is not None and self.stopper.stop_all():
             yield from self.stop_everything("the stopper ended the experiment")
 
     def fail(self, message: str) -> Instructions:
@@ -263,34 +275,43 @@ class RunnerState:
             pending += 1
 
     def _add_trial(self, s: TrialSuggestion) -> TrialAdded:
-        index = len(self.trials)
-        trial = Trial(
-            trial_id=s.trial_id, config=s.config, experiment_tag=s.experiment_tag,
-            evaluated_params=s.evaluated_params, resources=self.resources,
-        )  # fmt: skip
-        trial.trainable_name = self.trainable_name
-        tag = s.experiment_tag.replace("/", "_")[:60] or str(index)
-        dirname = f"{self.trainable_name}_{s.trial_id}_{index:05d}_{tag}"
-        trial.path = os.path.join(self.experiment_dir, dirname)
+        settings = self.experiments.get(s.experiment, self.first_experiment)
+        trial = new_trial(settings, s, len(self.trials))
+        check_fits_alone(trial.resources.required_resources, self.cluster)
         self.trials.append(trial)
         self.scheduler.on_trial_add(self, trial)
         return TrialAdded(trial)
 
-    def _finish_or_stall(self) -> Instructions:
+    def _fits(self, trial: Trial) -> bool:
+        others = (t.resources.required_resources for t in self.running())
+        return fits_beside(trial.resources.required_resources, others, self.cluster)
+
+    def _finish_or_stall(self, blocked: Trial | None) -> Instructions:
         # Nothing runs after a turn that asked the searcher and the scheduler, and no trial
         # will report to change their answers: asking again would change nothing.
         self.done = True
-        waiting = [str(t) for t in self.trials if t.status in (PENDING, PAUSED)]
-        if waiting or not self.search_alg.is_finished():
+        waiting = [t for t in self.trials if t.status in (PENDING, PAUSED)]
+        if blocked is not None:  # it does not fit on the empty node: its resources were changed
+            yield FailExperiment(
+                f"trial {blocked} asks for {blocked.resources.required_resources}, more than this "
+                f"node's {self.cluster}, so it can never start; keep resources_allocation_function "
+                "within the node"
+            )
+        elif waiting or not self.search_alg.is_finished():
             yield FailExperiment(
                 "no trial is running and none can start: the search algorithm offers no "
-                f"new trial and the scheduler chose none of {waiting}"
+                f"new trial and the scheduler chose none of {[str(t) for t in waiting]}"
             )
 
     # -- deciding on a result --------------------------------------------------------------------
     def _decide(self, trial: Trial) -> Instructions:
         result = trial.last_result
-        if result.get("done") or (self.stopper is not None and self.stopper(trial.trial_id, result)):
+        own_stop = self.settings(trial).stop
+        if (
+            result.get("done")
+            or (own_stop is not None and own_stop(trial.trial_id, result))
+            or (self.stopper is not None and self.stopper(trial.trial_id, result))
+        ):
             yield from self._complete(trial)
             return
         decision = self.scheduler.on_trial_result(self, trial, result)
@@ -314,21 +335,14 @@ class RunnerState:
         trial.checkpoint = Checkpoint(path)
         trial.checkpoint_iteration = trial.last_result.get("training_iteration", 0)
         trial.checkpoint_time = trial.last_result.get("time_total_s", 0.0)
-        keep = self.keep
-        if keep is None or not keep.num_to_keep:
-            return
-        kept = self._kept.setdefault(trial.trial_id, [])
-        kept.append((path, trial.last_result))
-        doomed = checkpoints_to_delete(
-            kept, keep.num_to_keep, keep.checkpoint_score_attribute, keep.checkpoint_score_order
-        )
-        for entry in doomed:
-            kept.remove(entry)
+        yield TrialCheckpointed(trial)
+        doomed = self._book.add(trial.trial_id, path, trial.last_result, self.settings(trial).keep)
         if doomed:
-            yield DeleteCheckpoints(tuple(path for path, _ in doomed))
+            yield DeleteCheckpoints(doomed)
 
     def _complete(self, trial: Trial) -> Instructions:
-        if self.checkpoint_at_end and self.is_class:
+        settings = self.settings(trial)
+        if settings.checkpoint_at_end and settings.is_class:
             yield self._save(trial, _COMPLETE)
         else:
             yield from self._completed(trial)
@@ -342,7 +356,7 @@ class RunnerState:
         yield TrialCompleted(trial)
 
     def _pause(self, trial: Trial) -> Instructions:
-        if self.is_class:  # a function trainable checkpoints only when it reports
+        if self.settings(trial).is_class:  # a function trainable checkpoints only when it reports
             yield self._save(trial, _PAUSE)
         else:
             yield from self._paused(trial)

@@ -35,12 +35,38 @@ class Trial:
     num_failures: int = 0
     resources: Any = None  # tune.PlacementGroupFactory
     evaluated_params: dict = field(default_factory=dict)  # the sampled values, flat ("a/b": v)
+    trainable_name: str = ""
+    experiment_name: str = ""  # which experiment of the run it belongs to (tune.run_experiments)
+    custom_trial_name: str | None = None  # what trial_name_creator returned
 
     @property
     def trial_name(self) -> str:
+        """``trial_name_creator``'s name, else ``<trainable>_<id>``."""
+        if self.custom_trial_name:
+            return self.custom_trial_name
         return f"{self.trainable_name}_{self.trial_id}" if self.trainable_name else self.trial_id
 
-    trainable_name: str = ""
+    @property
+    def placement_group_factory(self) -> Any:
+        """Ray's name for ``resources``."""
+        return self.resources
+
+    @property
+    def local_path(self) -> str | None:
+        """Ray's name for the trial's directory (``path``)."""
+        return self.path
+
+    @property
+    def logdir(self) -> str | None:
+        """Ray's older name for the trial's directory."""
+        return self.path
+
+    def update_resources(self, resources: Any) -> None:
+        """Give a trial that is not running new resources, used from its next start on
+        (``ResourceChangingScheduler``). Raises ValueError for a RUNNING trial."""
+        if self.status == RUNNING:
+            raise ValueError(f"cannot change the resources of running trial {self}; pause it first")
+        self.resources = resources
 
     def metric(self, name: str, default: Any = None) -> Any:
         """The last reported value of ``name`` (nested keys with '/')."""

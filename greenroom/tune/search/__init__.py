@@ -15,6 +15,7 @@ from greenroom.tune.search.bayesopt import BayesOptSearch
 from greenroom.tune.search.concurrency_limiter import ConcurrencyLimiter
 from greenroom.tune.search.hyperopt import HyperOptSearch
 from greenroom.tune.search.optuna import OptunaSearch
+from greenroom.tune.search.repeater import Repeater
 from greenroom.tune.search.search_generator import SearchAlgorithm, SearchGenerator, TrialSuggestion
 from greenroom.tune.search.searcher import Searcher
 
@@ -24,6 +25,7 @@ __all__ = [
     "ConcurrencyLimiter",
     "HyperOptSearch",
     "OptunaSearch",
+    "Repeater",
     "SearchAlgorithm",
     "SearchGenerator",
     "Searcher",

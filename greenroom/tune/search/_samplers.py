@@ -29,10 +29,18 @@ def as_rng(random_state: Any = None) -> Any:
     """A ``random.Random``-like object for ``random_state``.
 
     An int seeds a new ``random.Random``; a ``random.Random`` is used as is;
-    None means the global ``random`` module (so ``random.seed`` reproduces);
-    a numpy Generator or RandomState is asked for one seed.
+    a numpy Generator or RandomState is asked for one seed. None means the
+    program's global RNG, as in Ray: numpy's (``np.random.seed`` reproduces)
+    gives the seed of a new ``random.Random``; without numpy, the ``random``
+    module itself (``random.seed`` reproduces).
     """
-    if random_state is None or random_state is random:
+    if random_state is None:
+        try:
+            import numpy
+        except ImportError:
+            return random
+        return random.Random(int(numpy.random.randint(0, 2**31 - 1)))
+    if random_state is random:
         return random
     if isinstance(random_state, random.Random):
         return random_state

@@ -39,8 +39,10 @@ class BasicVariantGenerator(SearchAlgorithm):
     Args:
         points_to_evaluate: configs (full or partial) to run first.
         max_concurrent: at most this many live trials; 0 means no limit.
-        random_state: int seed, ``random.Random``, numpy generator, or None
-            (the global ``random`` module).
+        random_state: int seed, ``random.Random``, numpy generator, or None: draw from
+            the program's global RNG (numpy's where numpy is installed, as Ray; else
+            ``random``'s) when the search starts, so seeding it before ``tune.run`` or
+            ``fit()`` reproduces the configs.
         constant_grid_search: sample random values once and reuse them for
             every grid combination, instead of resampling per combination.
 
@@ -66,13 +68,13 @@ class BasicVariantGenerator(SearchAlgorithm):
                 )
         self._points = points
         self.max_concurrent = max_concurrent
-        self._rng = as_rng(random_state)
+        self._rng = None if random_state is None else as_rng(random_state)
         self._constant_grid_search = constant_grid_search
         self._prefix = uuid.uuid4().hex[:5]
         self._counter = 0
         self._total_samples = 0
-        self._experiments: deque[Iterator[tuple[dict, dict]]] = deque()
-        self._next: tuple[dict, dict] | None = None
+        self._experiments: deque[tuple[str, Iterator[tuple[dict, dict]]]] = deque()
+        self._next: tuple[str, tuple[dict, dict]] | None = None
         self._live: set[str] = set()
 
     @property
@@ -84,17 +86,26 @@ class BasicVariantGenerator(SearchAlgorithm):
         """Ids of suggested trials not yet completed."""
         return frozenset(self._live)
 
-    def add_configurations(self, param_space: dict, num_samples: int = 1, seed: Any = None) -> None:
+    def add_configurations(
+        self, param_space: Any, num_samples: int = 1, seed: Any = None, experiment: str = ""
+    ) -> None:
         """Queue ``num_samples`` passes over ``param_space`` (points first).
 
         Args:
-            param_space: the config with domains and grid_search values.
+            param_space: the config with domains and grid_search values; or, as Ray's
+                signature, a ``tune.Experiment`` or a list of them (each with its own
+                config and num_samples).
             num_samples: how many times to sample the whole grid.
             seed: a seed for this experiment only; default: the generator's random_state.
+            experiment: the name of the experiment its trials belong to (``tune.run_experiments``).
 
         Raises:
             ValueError: ``num_samples`` < 1; a point names a key not in ``param_space``.
         """
+        if isinstance(param_space, list) or hasattr(param_space, "spec"):  # Ray's Experiment form
+            for exp in param_space if isinstance(param_space, list) else [param_space]:
+                self.add_configurations(exp.spec["config"], exp.spec["num_samples"], seed, exp.dir_name)
+            return
         if not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
         param_space = copy.deepcopy(dict(param_space or {}))
@@ -102,9 +113,14 @@ class BasicVariantGenerator(SearchAlgorithm):
         for point in self._points:
             for message in point_warnings(param_space, point):
                 logger.warning("points_to_evaluate: %s; running it anyway", message)
-        rng = self._rng if seed is None else as_rng(seed)
+        if seed is not None:
+            rng = as_rng(seed)
+        else:
+            if self._rng is None:  # the program's seed counts from here, not from construction
+                self._rng = as_rng(None)
+            rng = self._rng
         self._total_samples += count_variants(param_space, num_samples, self._points)
-        self._experiments.append(self._variants(param_space, presets, num_samples, rng))
+        self._experiments.append((experiment, self._variants(param_space, presets, num_samples, rng)))
 
     def _variants(
         self, param_space: dict, presets: list[dict], num_samples: int, rng: Any
@@ -114,10 +130,11 @@ class BasicVariantGenerator(SearchAlgorithm):
         for _ in range(num_samples - len(presets)):
             yield from _generate(param_space, self._constant_grid_search, rng)
 
-    def _peek(self) -> tuple[dict, dict] | None:
+    def _peek(self) -> tuple[str, tuple[dict, dict]] | None:
         while self._next is None and self._experiments:
+            name, variants = self._experiments[0]
             try:
-                self._next = next(self._experiments[0])
+                self._next = (name, next(variants))
             except StopIteration:
                 self._experiments.popleft()
         return self._next
@@ -126,18 +143,18 @@ class BasicVariantGenerator(SearchAlgorithm):
         """The next variant as a trial, or None (finished, or ``max_concurrent`` live)."""
         if self.max_concurrent > 0 and len(self._live) >= self.max_concurrent:
             return None
-        variant = self._peek()
-        if variant is None:
+        head = self._peek()
+        if head is None:
             return None
         self._next = None
-        resolved_vars, config = variant
+        experiment, (resolved_vars, config) = head
         trial_id = f"{self._prefix}_{self._counter:05d}"
         tag = str(self._counter)
         if resolved_vars:
             tag += f"_{format_vars(resolved_vars)}"
         self._counter += 1
         self._live.add(trial_id)
-        return TrialSuggestion(trial_id, config, flatten_resolved_vars(resolved_vars), tag)
+        return TrialSuggestion(trial_id, config, flatten_resolved_vars(resolved_vars), tag, experiment)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self._live.discard(trial_id)

@@ -36,6 +36,7 @@ class TrialSuggestion:
     config: dict
     evaluated_params: dict  # the sampled/grid values, flat ("a/b": value)
     experiment_tag: str  # Ray's "0_lr=0.0100,momentum=0.9000"
+    experiment: str = ""  # the experiment it belongs to (tune.run_experiments); "" for the first
 
 
 class SearchAlgorithm(abc.ABC):

@@ -88,26 +88,64 @@ def get_checkpoint() -> Checkpoint | None:
     return _current("get_checkpoint").restore
 
 
+@dataclass(frozen=True)
+class TrialStorage:
+    """Where the trial writes (Ray's ``StorageContext``, local paths only)."""
+
+    storage_path: str
+    experiment_dir_name: str
+    trial_dir_name: str
+
+    @property
+    def experiment_fs_path(self) -> str:
+        return os.path.join(self.storage_path, self.experiment_dir_name)
+
+    @property
+    def trial_fs_path(self) -> str:
+        return os.path.join(self.experiment_fs_path, self.trial_dir_name)
+
+    trial_working_directory = trial_fs_path
+
+
 class TuneContext:
-    """Ray's ``tune.get_context()``: who this trial is and where it writes."""
+    """Ray's ``tune.get_context()``: who this trial is, what it holds and where it writes.
+
+    A trial is one process: its world size is 1 and every rank is 0.
+    """
 
     def __init__(self, info: TrialInfo) -> None:
         self._info = info
 
     def get_trial_id(self) -> str:
+        """The trial's id, e.g. ``"3f2a1_00007"``."""
         return self._info.trial_id
 
     def get_trial_name(self) -> str:
+        """The trial's name (``trial_name_creator``'s, or ``<trainable>_<id>``)."""
         return self._info.trial_name
 
     def get_trial_dir(self) -> str:
+        """The trial's directory, where its results and checkpoints go."""
         return self._info.trial_dir
 
     def get_experiment_name(self) -> str:
+        """The name of the experiment the trial belongs to."""
         return self._info.experiment_name
 
     def get_trial_resources(self) -> Any:
+        """What the trial holds now, a ``tune.PlacementGroupFactory`` (a
+        ``ResourceChangingScheduler`` may have changed it since the trial began)."""
         return self._info.resources
+
+    def get_storage(self) -> TrialStorage:
+        """The experiment's and the trial's paths."""
+        trial_dir = os.path.normpath(self._info.trial_dir)
+        experiment_dir = os.path.dirname(trial_dir)
+        return TrialStorage(os.path.dirname(experiment_dir), os.path.basename(experiment_dir), os.path.basename(trial_dir))
+
+    def get_metadata(self) -> dict:
+        """User metadata of the run; Tune sets none."""
+        return {}
 
     def get_world_rank(self) -> int:
         return 0
@@ -116,6 +154,12 @@ class TuneContext:
         return 1
 
     def get_local_rank(self) -> int:
+        return 0
+
+    def get_local_world_size(self) -> int:
+        return 1
+
+    def get_node_rank(self) -> int:
         return 0
 
 

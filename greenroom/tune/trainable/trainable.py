@@ -49,6 +49,12 @@ class Trainable:
     def reset_config(self, new_config: dict) -> bool:
         return False
 
+    @classmethod
+    def default_resource_request(cls, config: dict) -> Any:
+        """What a trial of this class holds for ``config``: a ``tune.PlacementGroupFactory``
+        or a dict like ``{"cpu": 2}``. None (the default) leaves it to ``resources_per_trial``."""
+        return None
+
     # -- run by the trial actor ---------------------------------------------------------------
     @property
     def iteration(self) -> int:
@@ -69,6 +75,11 @@ class Trainable:
     @property
     def logdir(self) -> str:
         return self._info.trial_dir if self._info else os.getcwd()
+
+    @property
+    def trial_resources(self) -> Any:
+        """What the trial holds now, a ``tune.PlacementGroupFactory`` (None outside a trial)."""
+        return self._info.resources if self._info else None
 
     def train(self) -> dict:
         """Run one step and return its result with Ray's fields added."""

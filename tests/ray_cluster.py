@@ -71,47 +71,59 @@ def start(num_cpus: int = 2, num_gpus: int = 2, extra_path: list[str] = ()) -> H
             cmd, check=False, env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S
         )
     except subprocess.TimeoutExpired as e:
-        stop_dir(temp_dir)
+        stop_dir(temp_dir, gcs)
         raise RuntimeError(f"ray start did not finish within {START_TIMEOUT_S} s") from e
     if out.returncode != 0:
-        stop_dir(temp_dir)
+        stop_dir(temp_dir, gcs)
         raise RuntimeError(
             f"ray start failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
         )
     return Head(f"127.0.0.1:{gcs}", f"ray://127.0.0.1:{client}", temp_dir)
 
 
-def _processes_of(temp_dir: str) -> list[psutil.Process]:
-    found = []
+def _processes_of(temp_dir: str, gcs_port: int | None = None) -> list[psutil.Process]:
+    """The head's processes: those whose command line names its temp dir or its GCS port (the
+    Ray Client server names no dir), and all their descendants (the agents rename themselves)."""
+    roots = []
+    address_suffix = f":{gcs_port}" if gcs_port else None
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if any(temp_dir in arg for arg in p.info["cmdline"] or ()):
-                found.append(p)
+            args = p.info["cmdline"] or ()
+            if any(temp_dir in arg for arg in args) or (
+                address_suffix and any(a.startswith("--address=") and a.endswith(address_suffix) for a in args)
+            ):
+                roots.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return found
+    found = {p.pid: p for p in roots}
+    for p in roots:
+        try:
+            found.update((c.pid, c) for c in p.children(recursive=True))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return list(found.values())
 
 
-def stop_dir(temp_dir: str, timeout: float = 20.0) -> None:
-    """End every process of the head started with ``temp_dir``, then remove the dir."""
+def stop_dir(temp_dir: str, gcs_port: int | None = None, timeout: float = 20.0) -> None:
+    """End every process of the head started with ``temp_dir`` (and ``gcs_port``), then remove the dir."""
     # Raylet and GCS first, so they do not start workers again while we end them.
-    procs = _processes_of(temp_dir)
+    procs = _processes_of(temp_dir, gcs_port)
     for p in procs:
         try:
             p.send_signal(signal.SIGTERM)
         except psutil.NoSuchProcess:
             pass
     _, alive = psutil.wait_procs(procs, timeout=timeout / 2)
-    for p in alive + _processes_of(temp_dir):  # and any worker started meanwhile
+    for p in alive + _processes_of(temp_dir, gcs_port):  # and any worker started meanwhile
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
     deadline = time.monotonic() + timeout / 2
-    while _processes_of(temp_dir) and time.monotonic() < deadline:
+    while _processes_of(temp_dir, gcs_port) and time.monotonic() < deadline:
         time.sleep(0.1)  # polling the OS for killed processes to go, bounded by the deadline
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def stop(head: Head) -> None:
-    stop_dir(head.temp_dir)
+    stop_dir(head.temp_dir, int(head.gcs_address.rpartition(":")[2]))

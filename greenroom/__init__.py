@@ -3,7 +3,7 @@
 ``import greenroom as ray`` runs a Ray core program unchanged.
 """
 
-from greenroom import actor, dag, exceptions, util
+from greenroom import _config, actor, dag, exceptions, util
 from greenroom.actors import get_actor, kill, method, remote
 from greenroom.runtime import state as _state
 from greenroom.runtime.api import (
@@ -62,3 +62,10 @@ __all__ = [
     "util",
     "wait",
 ]
+
+# A Ray worker that ran greenroom work before this import (greenroom.backends.ray.worker left a
+# note): the API here runs on the Ray backend, as it would had greenroom been imported first.
+if _config.in_ray_worker():
+    from greenroom.backends.ray.runtime import enter_worker as _enter_ray_worker
+
+    _enter_ray_worker()

@@ -198,3 +198,9 @@ def ray_address() -> str | None:
     """
     return os.environ.get("RAY_ADDRESS") or None
 
+
+
+def in_ray_worker() -> bool:
+    """Whether this process is a Ray worker that ran greenroom work before greenroom was imported
+    (the note greenroom.backends.ray.worker leaves): the package face then routes the API to Ray."""
+    return os.environ.get("GREENROOM_RAY_WORKER") == "1"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +18,8 @@ from greenroom.util import placement_group, remove_placement_group
 from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 pytestmark = [pytest.mark.ray_backend, pytest.mark.timeout(120)]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @greenroom.remote
@@ -227,3 +231,99 @@ def test_a_request_no_node_fits_waits_and_is_logged_once(on_ray, caplog):
     assert ready == []
     on_ray.cancel(first)
     on_ray.cancel(second)
+
+
+@greenroom.remote
+def count_to(n):
+    for i in range(n):
+        yield i
+
+
+@greenroom.remote
+class Streamer:
+    def __init__(self):
+        self.total = 0
+
+    def numbers(self, n):
+        for i in range(n):
+            yield i
+
+    def echo(self, x):
+        return x
+
+    def add(self, k):
+        self.total += k
+        return self.total
+
+
+@greenroom.remote
+async def doubled(x):
+    await asyncio.sleep(0)
+    return 2 * x
+
+
+def test_generators_on_ray(on_ray):
+    """Streaming and dynamic generators (tasks and methods), async for, wait() on a stream."""
+    stream = count_to.remote(3)
+    assert isinstance(stream, greenroom.ObjectRefGenerator)
+    assert [on_ray.get(r) for r in stream] == [0, 1, 2]
+    dynamic = on_ray.get(count_to.options(num_returns="dynamic").remote(2))
+    assert isinstance(dynamic, greenroom.DynamicObjectRefGenerator)
+    assert [on_ray.get(r) for r in dynamic] == [0, 1]
+    assert [on_ray.get(r) for r in Streamer.remote().numbers.remote(2)] == [0, 1]
+    waiting = count_to.remote(1)
+    ready, _ = on_ray.wait([waiting], timeout=30)
+    assert ready == [waiting]
+
+    async def collect():
+        return [await r async for r in count_to.remote(2)]
+
+    assert asyncio.run(collect()) == [0, 1]
+    assert on_ray.get(doubled.remote(21)) == 42  # Ray refuses async def tasks; greenroom runs them
+
+
+def test_dag_and_util_on_ray(on_ray):
+    """The DAG API, ActorPool, util.queue.Queue and util.multiprocessing.Pool run on Ray as they are."""
+    from greenroom.dag import InputNode
+    from greenroom.util import ActorPool
+    from greenroom.util.multiprocessing import Pool
+    from greenroom.util.queue import Queue
+
+    with InputNode() as given:
+        dag = square.bind(given)
+    assert on_ray.get(dag.execute(4)) == 16
+    pool = ActorPool([Streamer.remote(), Streamer.remote()])
+    assert sorted(pool.map_unordered(lambda a, k: a.echo.remote(k), [3, 1, 4, 2])) == [1, 2, 3, 4]
+    queue = Queue()
+    queue.put("a")
+    assert queue.get(timeout=30) == "a" and queue.empty()
+    with Pool(2) as processes:
+        assert processes.map(abs, [-1, -2]) == [1, 2]
+
+
+def test_ray_workers_import_greenroom_only_when_used(ray_head):
+    """A Ray worker running greenroom work that never touches greenroom does not import it (an
+    actor starts as fast as on plain Ray); one whose code imports it later runs it on Ray."""
+    code = (
+        "import sys, greenroom\n"
+        f"greenroom.init(address='ray:{ray_head.gcs_address}')\n"
+        "namespace = {'__name__': 'by_value'}\n"  # defined outside any module: pickled by value
+        "exec('''\n"
+        "class Plain:\n"
+        "    def loaded(self):\n"
+        "        import sys, os\n"
+        "        return 'greenroom' in sys.modules, os.environ.get('CUDA_VISIBLE_DEVICES')\n"
+        "    def late(self):\n"
+        "        import greenroom\n"
+        "        return greenroom.get(greenroom.put(5)), type(greenroom.runtime.state.current()).__name__\n"
+        "''', namespace)\n"
+        "actor = greenroom.remote(namespace['Plain']).remote()\n"
+        "print('LOADED', greenroom.get(actor.loaded.remote(), timeout=60))\n"
+        "print('LATE', greenroom.get(actor.late.remote(), timeout=60))\n"
+        "greenroom.shutdown()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "LOADED (False, '')" in out.stdout
+    assert "LATE (5, 'RayRuntime')" in out.stdout

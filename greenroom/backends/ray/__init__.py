@@ -33,3 +33,11 @@ def connect(cluster: tuple[str, str], **options: Any) -> Any:
     from greenroom.backends.ray import cluster as cluster_mod
 
     return cluster_mod.connect(cluster, **options)
+
+
+def enter_worker() -> None:
+    """In a Ray worker where greenroom is imported: greenroom's API there runs on Ray too
+    (``runtime.enter_worker``; called by the wrappers of ``worker.py``)."""
+    from greenroom.backends.ray import runtime
+
+    runtime.enter_worker()

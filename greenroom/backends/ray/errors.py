@@ -35,13 +35,19 @@ _SAME_NAME = [
 ]
 
 
+_USER_EXIT = "User requested to exit the actor"
+
+
 def translate(error: BaseException) -> BaseException:
     """greenroom's exception for ``error`` (a Ray exception); other exceptions unchanged."""
     if isinstance(error, rx.RayTaskError):
         return _task_error(error)
     for ray_type, ours in _SAME_NAME:
         if isinstance(error, ray_type):
-            mapped = ours(str(error))
+            text = str(error)
+            if _USER_EXIT in text:  # say it as greenroom does, in the words the user wrote
+                text += " (the actor called exit_actor())"
+            mapped = ours(text)
             mapped.__cause__ = error
             return mapped
     return error

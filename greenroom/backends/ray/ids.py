@@ -32,6 +32,10 @@ class RayObjectId(bytes):
     def __reduce__(self) -> Any:
         return (type(self).rebuild, (self.ray,))
 
+    def task_hex(self) -> str:
+        """The id of the task that made it, as Ray's ``get_runtime_context().get_task_id()`` says it."""
+        return self.ray.task_id().hex()
+
 
 class RayActorId(bytes):
     """An ActorHandle's id on the Ray backend; ``.ray`` is the Ray ActorHandle."""

@@ -115,7 +115,7 @@ class RayRuntime:
         self._calls = {
             "cancel": self._cancel, "get_actor": self._get_actor, "kill_actor": self._kill_actor,
             "actor_info": self._actor_info, "list_named_actors": self._list_named_actors,
-            "done_ids": self.done_ids, "preload": lambda modules: None,
+            "done_ids": self.done_ids, "exit_actor": lambda: ray.actor.exit_actor(), "preload": lambda modules: None,
             "cluster_resources": ray.cluster_resources, "available_resources": ray.available_resources,
             "nodes": ray.nodes, "timeline": lambda: ray.timeline(),
             "create_placement_group": self._create_pg, "remove_placement_group": self._remove_pg,
@@ -137,7 +137,7 @@ class RayRuntime:
         gpu = options.wants_gpu(opts.request)
         ray_options = options.task(opts)
         self._note_infeasible(opts.request, opts.scheduling, f"task {fn_info.name!r}")
-        remote = ray.remote(**ray_options)(worker.task_body(fn_info.function, gpu, enter_worker))
+        remote = ray.remote(**ray_options)(worker.task_body(fn_info.function, gpu, opts.num_returns, fn_info.name))
         self._tasks[(fn_info.func_id, opts)] = remote
         return remote
 
@@ -166,7 +166,7 @@ class RayRuntime:
         cls = self._classes.get(key)
         if cls is None:
             cls = self._classes[key] = ray.remote(
-                worker.actor_class(actor_class._cls, gpu, enter_worker, actor_class._methods)
+                worker.actor_class(actor_class._cls, gpu, actor_class._methods)
             )
             self._note_infeasible(checked["request"], checked["scheduling"], f"actor {actor_class._name}")
         try:
@@ -224,14 +224,21 @@ class RayRuntime:
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         ray_refs = [_ray_ref(r.id) for r in refs]
         try:
-            values = ray.get(ray_refs, timeout=timeout)
+            values = _in_slices(lambda t: ray.get(ray_refs, timeout=t), timeout)
         except rx.RayError as e:
             raise errors.translate(e) from e
         return [dynamic_value(v, _wrap) for v in values]
 
     def wait_ids(self, ids_: list[bytes], num_returns: int, timeout: float | None) -> set[bytes]:
         waitables = [_ray_ref(i) for i in ids_]  # refs, and Ray's generators (RayGeneratorId)
-        ready, _ = ray.wait(waitables, num_returns=num_returns, timeout=timeout)
+        def attempt(t: float | None) -> list:
+            ready, _ = ray.wait(waitables, num_returns=num_returns, timeout=t)
+            if len(ready) < num_returns and t is not None and t < _left(deadline):
+                raise rx.GetTimeoutError("not yet")  # this slice is over, the wait is not
+            return ready
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ready = _in_slices(attempt, timeout)  # the last slice returns what is ready then
         done = {id(r) for r in ready}
         return {i for i, w in zip(ids_, waitables) if id(w) in done}
 
@@ -297,6 +304,8 @@ class RayRuntime:
             raise NotImplementedError(f"{method!r} is not available when greenroom runs on a Ray cluster")
         try:
             return fn(*args)
+        except rx.AsyncioActorExit:  # exit_actor() in an async actor: Ray's own signal, for Ray
+            raise
         except rx.RayError as e:
             raise errors.translate(e) from e
 
@@ -308,6 +317,27 @@ class RayRuntime:
 
 
 KILL_WAIT_S = 10.0
+# A blocking get() or wait() on Ray waits in slices of at most this long: Ray's wait does not
+# return to Python for signals, so without slices Ctrl-C (or a test's timeout) could not stop it.
+SLICE_S = 1.0
+
+
+def _left(deadline: float | None) -> float:
+    return float("inf") if deadline is None else deadline - time.monotonic()
+
+
+def _in_slices(attempt: Any, timeout: float | None) -> Any:
+    """``attempt(t)`` (which raises Ray's GetTimeoutError when ``t`` passes) until it returns,
+    in slices of at most SLICE_S, within ``timeout`` (None: no limit)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = _left(deadline)
+        if left <= SLICE_S:
+            return attempt(max(left, 0.0))
+        try:
+            return attempt(SLICE_S)
+        except rx.GetTimeoutError:
+            continue
 
 
 def _wait_until_dead(actor_hex: str) -> None:

@@ -45,8 +45,12 @@ def no_leaks():
 
 
 @pytest.fixture
-def gr():
-    """greenroom started with 2 CPUs and 4 (pretend) GPUs, shut down after the test."""
+def gr(backend):
+    """greenroom started with 2 CPUs and 4 (pretend) GPUs, shut down after the test (on the Ray
+    backend: the module's connection to the session's Ray head, see ``backend``)."""
+    if backend == "ray":
+        yield greenroom
+        return
     greenroom.init(num_cpus=2, num_gpus=4)
     yield greenroom
     greenroom.shutdown()
@@ -87,4 +91,55 @@ def on_ray(ray_head):
     greenroom.shutdown()
     greenroom.init(address="ray:" + ray_head.gcs_address)
     yield greenroom
+    greenroom.shutdown()
+
+
+# -- the same tests on the Ray backend --------------------------------------------------------------
+# The core, actor and tune integration modules run a second time against the session's Ray head:
+# their tests that take `gr` (or, in test_tune, the `started` fixture) get the `backend` parameter,
+# "local" and "ray" (marked ray_backend: `-m ray_backend` selects them, `-m "not ray_backend"` leaves
+# them out). `backend` is module-scoped, so pytest runs a module's "ray" tests together on one
+# connection. Tests that check what only greenroom's own node does are listed in NOT_ON_RAY, each
+# with the reason.
+
+ON_RAY = {"test_tasks.py", "test_actors.py", "test_tune.py"}
+
+_POOL = "the worker pool is greenroom's own (Ray starts and reuses its workers its own way)"
+NOT_ON_RAY = {
+    "test_tasks.py::test_worker_reuse": _POOL,
+    "test_tasks.py::test_max_calls_recycles_worker": _POOL,
+    "test_tasks.py::test_output_reaches_driver_with_pid": "Ray prefixes forwarded output its own way",
+    "test_tasks.py::test_get_of_unknown_ref_fails_fast": "greenroom's node's object table",
+    "test_actors.py::test_async_actor_awaits_another_actor": (
+        "Ray does not keep the order of the calls an async actor makes from concurrent calls"
+    ),
+}
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.definition.path.name in ON_RAY:
+        ray = pytest.param("ray", marks=pytest.mark.ray_backend)
+        metafunc.parametrize("backend", ["local", ray], indirect=True, scope="module")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is not None and params.params.get("backend") == "ray":
+            reason = NOT_ON_RAY.get(f"{item.path.name}::{item.originalname}")
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=f"not on the Ray backend: {reason}"))
+
+
+@pytest.fixture(scope="module")
+def backend(request):
+    """"local" (greenroom's own node, started per test by `gr`), or "ray": greenroom connected to
+    the session's Ray head for the module's Ray tests (see ON_RAY)."""
+    if getattr(request, "param", "local") == "local":
+        yield "local"
+        return
+    head = request.getfixturevalue("ray_head")
+    greenroom.shutdown()
+    greenroom.init(address="ray:" + head.gcs_address)
+    yield "ray"
     greenroom.shutdown()

@@ -87,6 +87,8 @@ def _processes_of(temp_dir: str, gcs_port: int | None = None) -> list[psutil.Pro
     roots = []
     address_suffix = f":{gcs_port}" if gcs_port else None
     for p in psutil.process_iter(["cmdline"]):
+        if p.pid == os.getpid():
+            continue
         try:
             args = p.info["cmdline"] or ()
             if any(temp_dir in arg for arg in args) or (

@@ -327,3 +327,17 @@ def test_ray_workers_import_greenroom_only_when_used(ray_head):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "LOADED (False, '')" in out.stdout
     assert "LATE (5, 'RayRuntime')" in out.stdout
+
+
+def test_a_placement_group_no_node_fits_waits_and_is_logged_once(on_ray, caplog):
+    """A placement group no node can hold waits (the cluster may grow), logged once per request."""
+    with caplog.at_level("WARNING", logger="greenroom"):
+        big = [placement_group([{"CPU": 1, "GPU": 3}], name=f"big{i}") for i in range(2)]
+        packed = placement_group([{"CPU": 1}, {"CPU": 1}, {"CPU": 1}], strategy="STRICT_PACK")
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert "placement group 'big0'" in said[0] and "waits" in said[0] and "'GPU': 3" in said[0]
+    assert "STRICT_PACK" in said[1]
+    assert not big[0].wait(timeout_seconds=0.2) and not packed.wait(timeout_seconds=0)
+    for pg in [*big, packed]:
+        remove_placement_group(pg)

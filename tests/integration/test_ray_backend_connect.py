@@ -94,6 +94,55 @@ def test_unreachable_cluster_fails_at_once():
         assert not greenroom.is_initialized()
 
 
+def test_a_listener_that_is_not_ray_fails_within_seconds():
+    """Something listens but is no Ray (a wrong port): ConnectionError within seconds, not Ray's
+    minutes of retries, saying which port to give."""
+    greenroom.shutdown()
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        for address, said in ((f"ray:127.0.0.1:{port}", "no Ray GCS answered"),
+                              (f"ray://127.0.0.1:{port}", "no Ray Client server answered")):  # fmt: skip
+            started = time.monotonic()
+            with pytest.raises(ConnectionError, match=said):
+                greenroom.init(address=address)
+            assert time.monotonic() - started < 15
+    assert not greenroom.is_initialized()
+
+
+def test_the_ray_client_port_as_a_gcs_address_is_explained(ray_head):
+    """Ray Client's port given in the GCS form is named for what it is, at once."""
+    greenroom.shutdown()
+    client = ray_head.client_address.removeprefix("ray://")
+    with pytest.raises(ConnectionError, match=f"not a Ray GCS .*ray://{client}"):
+        greenroom.init(address=f"ray:{client}")
+    assert not greenroom.is_initialized()
+
+
+def test_a_ray_version_mismatch_says_what_to_install(ray_head):
+    """A driver whose Ray differs from the cluster's (faked here: this driver claims Ray 2.0.0) gets a
+    ConnectionError naming the versions, by either address form, within seconds."""
+    code = (
+        "import time, ray._private.utils as utils, greenroom\n"
+        "real = utils.compute_version_info\n"
+        "utils.compute_version_info = lambda: ('2.0.0', real()[1])\n"
+        f"for address in ('ray:{ray_head.gcs_address}', '{ray_head.client_address}'):\n"
+        "    started = time.monotonic()\n"
+        "    try:\n"
+        "        greenroom.init(address=address)\n"
+        "    except ConnectionError as e:\n"
+        "        print('REFUSED', round(time.monotonic() - started), repr(str(e)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    refused = [line for line in out.stdout.splitlines() if line.startswith("REFUSED")]
+    assert len(refused) == 2, out.stdout + out.stderr[-3000:]
+    for line in refused:
+        assert "does not match the cluster's" in line and "2.0.0" in line and "pip install" in line
+        assert int(line.split()[1]) < 60
+
+
 def test_cluster_resources_cannot_be_given():
     """The cluster's resources are set where its nodes start; greenroom's enforcement is its own node's."""
     with pytest.raises(ValueError, match="ray start --num-cpus"):

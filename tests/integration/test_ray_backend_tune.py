@@ -79,3 +79,24 @@ def test_resume_across_backends(ray_head, tmp_path):
         assert trial.status == "TERMINATED" and trial.last_result["step"] == 2
     finally:
         greenroom.shutdown()
+
+
+def world_info(config):
+    from greenroom import train
+
+    ctx = train.get_context()
+    train.report({"rank": ctx.get_world_rank(), "size": ctx.get_world_size(), "x": config["x"]})
+
+
+def test_data_parallel_trainer_on_ray(on_ray, tmp_path):
+    """greenroom.train's DataParallelTrainer runs its worker group as Ray actors in a placement group."""
+    from greenroom.train import RunConfig, ScalingConfig
+    from greenroom.train.data_parallel_trainer import DataParallelTrainer
+
+    trainer = DataParallelTrainer(
+        world_info, train_loop_config={"x": 3}, scaling_config=ScalingConfig(num_workers=2),
+        run_config=RunConfig(storage_path=str(tmp_path), name="dp"),
+    )  # fmt: skip
+    result = trainer.fit()
+    assert result.error is None
+    assert result.metrics["rank"] == 0 and result.metrics["size"] == 2 and result.metrics["x"] == 3

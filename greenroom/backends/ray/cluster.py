@@ -43,6 +43,57 @@ def _probe(kind: str, address: str, shown: str) -> None:
         raise ConnectionError(
             f"init(address={shown!r}): no Ray cluster answers at {host}:{port} ({e}). {hint}"
         ) from None
+    if kind == "gcs":
+        _probe_gcs(f"{host}:{port}", shown)
+    else:
+        _probe_grpc(f"{host}:{port}", shown)
+
+
+def _probe_grpc(address: str, shown: str) -> None:
+    """Ray Client's server speaks gRPC: a listener that does not is reported within
+    PROBE_TIMEOUT_S (Ray's own client waits 30 s, then says only "timeout")."""
+    import grpc
+
+    channel = grpc.insecure_channel(address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=PROBE_TIMEOUT_S)
+    except grpc.FutureTimeoutError:
+        raise ConnectionError(
+            f"init(address={shown!r}): something listens at {address}, but no Ray Client server answered "
+            f"within {PROBE_TIMEOUT_S:g} s. Give the head's Ray Client port (ray start --head "
+            "--ray-client-server-port=PORT, 10001 by default), or init(address='ray:HOST:6379') for its GCS"
+        ) from None
+    finally:
+        channel.close()
+
+
+def _probe_gcs(address: str, shown: str) -> None:
+    """One call of the GCS's own gRPC service, bounded by PROBE_TIMEOUT_S: Ray's connect retries
+    for minutes when what listens there is not a GCS (a wrong port, Ray Client's)."""
+    import grpc
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    channel = grpc.insecure_channel(address)
+    try:
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+        stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=PROBE_TIMEOUT_S)
+    except grpc.RpcError as e:
+        code = e.code()
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            raise ConnectionError(
+                f"init(address={shown!r}): {address} answers, but it is not a Ray GCS (Ray Client's port? "
+                f"then use init(address='ray://{address}')); give the head's GCS port (ray start --head "
+                "--port=PORT, 6379 by default)"
+            ) from None
+        if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            raise ConnectionError(
+                f"init(address={shown!r}): something listens at {address}, but no Ray GCS answered within "
+                f"{PROBE_TIMEOUT_S:g} s. Give the head's GCS port (ray start --head --port=PORT, 6379 by "
+                "default), or init(address='ray://HOST:10001') for Ray Client"
+            ) from None
+        # Anything else (token authentication, ...) came from a GCS: Ray's connect explains it.
+    finally:
+        channel.close()
 
 
 def connect(cluster: tuple[str, str], *, namespace: str | None, runtime_env: Any, log_to_driver: bool,

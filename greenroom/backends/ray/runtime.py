@@ -11,7 +11,6 @@ itself, so this runtime's ``refs``/``handles`` counts do nothing.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import time
 from typing import Any
 
@@ -20,13 +19,11 @@ from ray import exceptions as rx
 
 from greenroom import exceptions
 from greenroom.actors.handle import ActorHandle
-from greenroom.backends.ray import errors, ids, options, worker
+from greenroom.backends.ray import errors, ids, options, unfit, worker
 from greenroom.backends.ray.generators import RayObjectRefGenerator, dynamic_value
 from greenroom.backends.ray.ids import RayActorId, RayObjectId
 from greenroom.runtime import context, state
 from greenroom.runtime.object_ref import ObjectRef
-
-logger = logging.getLogger("greenroom")
 
 
 class _NoCounts:
@@ -110,12 +107,13 @@ class RayRuntime:
         self.node_id = ctx.get_node_id()
         self._tasks: dict[tuple, Any] = {}  # (func_id, TaskOptions) -> Ray's remote function with its options
         self._classes: dict[tuple, Any] = {}  # (class, gpu) -> Ray's actor class
-        self._warned: set = set()
+        self._unfit = unfit.Notes(ray.nodes)
         self.init_context: Any = None
         self._calls = {
             "cancel": self._cancel, "get_actor": self._get_actor, "kill_actor": self._kill_actor,
             "actor_info": self._actor_info, "list_named_actors": self._list_named_actors,
-            "done_ids": self.done_ids, "exit_actor": lambda: ray.actor.exit_actor(), "preload": lambda modules: None,
+            "done_ids": self.done_ids, "exit_actor": lambda: ray.actor.exit_actor(),
+            "preload": lambda modules: None,
             "cluster_resources": ray.cluster_resources, "available_resources": ray.available_resources,
             "nodes": ray.nodes, "timeline": lambda: ray.timeline(),
             "create_placement_group": self._create_pg, "remove_placement_group": self._remove_pg,
@@ -137,27 +135,15 @@ class RayRuntime:
         gpu = options.wants_gpu(opts.request)
         ray_options = options.task(opts)
         self._note_infeasible(opts.request, opts.scheduling, f"task {fn_info.name!r}")
-        remote = ray.remote(**ray_options)(worker.task_body(fn_info.function, gpu, opts.num_returns, fn_info.name))
+        body = worker.task_body(fn_info.function, gpu, opts.num_returns, fn_info.name)
+        remote = ray.remote(**ray_options)(body)
         self._tasks[(fn_info.func_id, opts)] = remote
         return remote
 
     def _note_infeasible(self, request: Any, scheduling: Any, what: str) -> None:
-        """Log once per request that no node of the cluster fits it now: it waits for one to join
-        (an autoscaler's), as in Ray, instead of failing as on greenroom's own node."""
-        if scheduling.placement is not None or request in self._warned:
-            return
-        wanted = request.to_dict()
-        try:
-            totals = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        except Exception:  # the check is advice; never let it fail a submission
-            return
-        if any(all(t.get(k, 0) >= v for k, v in wanted.items()) for t in totals):
-            return
-        self._warned.add(request)
-        logger.warning(
-            "%s asks for %s, which no node of the Ray cluster has now (nodes: %s); it waits until a node "
-            "that fits joins (an autoscaler adds one), as in Ray", what, wanted, totals,
-        )  # fmt: skip
+        """Log once per request that no node of the cluster fits it now (see unfit.py)."""
+        if scheduling.placement is None:  # in a group, the group's creation said it
+            self._unfit.check(request, [request.to_dict()], "PACK", what)
 
     # -- actors --------------------------------------------------------------------------------
     def start_actor(self, actor_class: Any, checked: dict, args: tuple, kwargs: dict) -> ActorHandle:
@@ -285,7 +271,10 @@ class RayRuntime:
 
     # -- placement groups ----------------------------------------------------------------------
     def _create_pg(self, units: list, strategy: str, name: str, detached: bool) -> tuple:
-        pg = ray.util.placement_group(options.bundles(units), strategy=strategy, name=name,
+        bundles = options.bundles(units)
+        key = (tuple(tuple(sorted(b.items())) for b in bundles), strategy)
+        self._unfit.check(key, bundles, strategy, f"placement group {name!r}" if name else "a placement group")
+        pg = ray.util.placement_group(bundles, strategy=strategy, name=name,
                                       lifetime="detached" if detached else None)  # fmt: skip
         return pg.id.hex(), RayObjectId(pg.ready())
 

@@ -108,8 +108,12 @@ _POOL = "the worker pool is greenroom's own (Ray starts and reuses its workers i
 NOT_ON_RAY = {
     "test_tasks.py::test_worker_reuse": _POOL,
     "test_tasks.py::test_max_calls_recycles_worker": _POOL,
-    "test_tasks.py::test_output_reaches_driver_with_pid": "Ray prefixes forwarded output its own way",
-    "test_tasks.py::test_get_of_unknown_ref_fails_fast": "greenroom's node's object table",
+    "test_tasks.py::test_output_reaches_driver_with_pid": (
+        "Ray forwards worker output with its own prefix, (name pid=N), and later"
+    ),
+    "test_tasks.py::test_get_of_unknown_ref_fails_fast": (
+        "a ref made from raw bytes is the local node's kind; the Ray backend refuses it as foreign"
+    ),
     "test_actors.py::test_async_actor_awaits_another_actor": (
         "Ray does not keep the order of the calls an async actor makes from concurrent calls"
     ),

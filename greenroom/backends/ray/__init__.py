@@ -2,11 +2,12 @@
 or ``init(address="ray:HOST:PORT")`` (a GCS address; or ``$RAY_ADDRESS``).
 
 This package is the only place that imports Ray, and only once such an address is
-given (``connect``). Its parts: ``refs`` (greenroom's ObjectRef and ActorHandle
+given (``connect``). Its parts: ``ids`` (greenroom's ObjectRef and ActorHandle
 carrying Ray's), ``errors`` (Ray's exceptions as greenroom's types), ``options``
 (greenroom's checked options as Ray's), ``worker`` (what runs inside Ray's worker
-processes), ``cluster`` (connecting, with bounded, explained failures) and
-``runtime`` (the ``Runtime`` the public API calls).
+processes), ``generators`` (Ray's streams as greenroom's generators), ``unfit``
+(requests no node holds: they wait, logged once), ``cluster`` (connecting, with
+bounded, explained failures) and ``runtime`` (the ``Runtime`` the public API calls).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """RayRuntime: the ``Runtime`` the public API calls when greenroom runs on a Ray cluster.
 
 One per process, as greenroom's own: the driver's (``cluster.connect`` makes it)
-and, inside each Ray worker that runs greenroom code, a worker's (``enter_worker``,
-called by the wrappers of ``worker.py`` and by every id unpickled there). Every
+and, inside each Ray worker where greenroom is imported, a worker's (``enter_worker``:
+called by the wrappers of ``worker.py``, by every id unpickled there, and by the
+package face when a Ray worker imports greenroom late). Every
 call goes to Ray; refs and handles are greenroom's types carrying Ray's (ids.py);
 Ray's exceptions come back as greenroom's (errors.py). Ray counts references
 itself, so this runtime's ``refs``/``handles`` counts do nothing.

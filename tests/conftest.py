@@ -126,13 +126,29 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", ["local", ray], indirect=True, scope="module")
 
 
+def _on_ray(item) -> bool:
+    params = getattr(item, "callspec", None)
+    return params is not None and params.params.get("backend") == "ray"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by the module-scoped parameter
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        params = getattr(item, "callspec", None)
-        if params is not None and params.params.get("backend") == "ray":
+        if _on_ray(item):
             reason = NOT_ON_RAY.get(f"{item.path.name}::{item.originalname}")
             if reason is not None:
                 item.add_marker(pytest.mark.skip(reason=f"not on the Ray backend: {reason}"))
+    # A module's [ray] tests run last in it, so its tests without a backend (which start and stop
+    # greenroom themselves) never run while the module's Ray connection is open.
+    ordered, start = [], 0
+    while start < len(items):
+        end = start
+        while end < len(items) and items[end].path == items[start].path:
+            end += 1
+        group = items[start:end]
+        ordered += [i for i in group if not _on_ray(i)] + [i for i in group if _on_ray(i)]
+        start = end
+    items[:] = ordered
 
 
 @pytest.fixture(scope="module")

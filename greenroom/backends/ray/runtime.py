@@ -226,6 +226,10 @@ class RayRuntime:
 
         deadline = None if timeout is None else time.monotonic() + timeout
         ready = _in_slices(attempt, timeout)  # the last slice returns what is ready then
+        if num_returns <= len(ready) < len(waitables):
+            # Ray picks any num_returns of the ready ones; greenroom's wait() gives the first ones
+            # in the caller's order, so it is told every one ready now.
+            ready, _ = ray.wait(waitables, num_returns=len(waitables), timeout=0)
         done = {id(r) for r in ready}
         return {i for i, w in zip(ids_, waitables) if id(w) in done}
 

@@ -25,10 +25,17 @@ def _leaks() -> list[str]:
     found += [f"shared memory {p}" for p in glob.glob("/dev/shm/greenroom*")]
     found += [
         f"socket file {p}" for p in glob.glob("/tmp/greenroom*") + glob.glob("/tmp/*/greenroom*.sock")
-        if stat.S_ISSOCK(os.lstat(p).st_mode)
+        if _is_socket(p)
     ]
     found += [f"thread {t.name}" for t in threading.enumerate() if t.name.startswith("greenroom")]
     return found
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except FileNotFoundError:  # gone since glob() listed it (another test session's, ending)
+        return False
 
 
 @pytest.fixture(autouse=True, scope="module")

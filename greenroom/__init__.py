@@ -3,8 +3,9 @@
 ``import greenroom as ray`` runs a Ray core program unchanged.
 """
 
-from greenroom import actor, dag, exceptions, util
+from greenroom import _config, actor, dag, exceptions, util
 from greenroom.actors import get_actor, kill, method, remote
+from greenroom.runtime import state as _state
 from greenroom.runtime.api import (
     available_resources,
     cancel,
@@ -22,6 +23,16 @@ from greenroom.runtime.context import get_cpu_ids, get_gpu_ids
 from greenroom.runtime.generators import DynamicObjectRefGenerator, ObjectRefGenerator
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.runtime_context import get_runtime_context
+
+
+def _connect_ray(cluster, **options):
+    """init(address="ray://..." or "ray:HOST:PORT"): imports the Ray backend (and Ray) only now."""
+    from greenroom.backends.ray import connect
+
+    return connect(cluster, **options)
+
+
+_state.register_backend("ray", _connect_ray)
 
 __version__ = "0.1.0"
 
@@ -51,3 +62,10 @@ __all__ = [
     "util",
     "wait",
 ]
+
+# A Ray worker that ran greenroom work before this import (greenroom.backends.ray.worker left a
+# note): the API here runs on the Ray backend, as it would had greenroom been imported first.
+if _config.in_ray_worker():
+    from greenroom.backends.ray.runtime import enter_worker as _enter_ray_worker
+
+    _enter_ray_worker()

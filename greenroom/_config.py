@@ -188,3 +188,19 @@ def _stat_value(path: str, key: str) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def ray_address() -> str | None:
+    """$RAY_ADDRESS, the cluster a Ray program connects to when ``init()`` names none (as Ray reads it).
+
+    Holds ``ray://HOST:PORT`` (Ray Client), ``ray:HOST:PORT`` or Ray's own bare ``HOST:PORT``
+    (a GCS address, as ``ray job submit`` sets it); "auto" and "local" are left to the caller.
+    """
+    return os.environ.get("RAY_ADDRESS") or None
+
+
+
+def in_ray_worker() -> bool:
+    """Whether this process is a Ray worker that ran greenroom work before greenroom was imported
+    (the note greenroom.backends.ray.worker leaves): the package face then routes the API to Ray."""
+    return os.environ.get("GREENROOM_RAY_WORKER") == "1"

@@ -38,8 +38,14 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
     # scheduler/errors.py defines its own Unschedulable(ValueError): today the
     # scheduler imports nothing of greenroom outside itself at all.
     "scheduler": ("only", frozenset({"greenroom.scheduler*", "greenroom.exceptions"})),
-    "runtime": ("not", frozenset({"actors", "util", "tune", "train", "dag", "cli", "face", "dashboard"})),
-    "actors": ("not", frozenset({"tune", "train", "util", "dag", "dashboard"})),
+    "runtime": ("not", frozenset({"actors", "util", "tune", "train", "dag", "cli", "face", "dashboard", "backends"})),
+    "actors": ("not", frozenset({"tune", "train", "util", "dag", "dashboard", "backends"})),
+    # Another engine for the same API (greenroom.backends.ray): reached only through the hook the
+    # package face registers (runtime/state.py register_backend); it builds on the layers below.
+    "backends": ("only", frozenset({
+        "greenroom.backends*", "greenroom.runtime*", "greenroom.actors*", "greenroom.util*",
+        "greenroom.scheduler*", "greenroom.exceptions", "greenroom._config",
+    })),  # fmt: skip
     "tune": ("only", frozenset({
         "greenroom", "greenroom.exceptions", "greenroom._config", "greenroom.util*",
         "greenroom.actors*", "greenroom.tune*", "greenroom.train*",

@@ -103,6 +103,8 @@ class ActorClass:
         check_call(self._shape, self._name, args, kwargs)
         opts = self._check(self._raw)
         rt = state.runtime()
+        if rt.backend != "local":  # another engine (greenroom.backends) starts its actors its own way
+            return rt.start_actor(self, opts, args, kwargs)
         if self._blob is None or self._blob_pid != os.getpid():
             try:
                 self._blob = serialization.dumps(self._cls)

@@ -166,4 +166,11 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     """
     if not isinstance(actor, ActorHandle):
         raise ValueError(f"kill() expects an ActorHandle, got {type(actor).__name__} {actor!r:.100}")
-    state.runtime().call("kill_actor", actor._actor_id, bool(no_restart))
+    rt = state.runtime()
+    backend = getattr(actor._actor_id, "backend", "local")
+    if backend != rt.backend:
+        raise ValueError(
+            f"kill({actor!r}): the actor belongs to the {backend!r} backend, but greenroom now runs on the "
+            f"{rt.backend!r} one (init(address=...)); kill it while connected to the backend that started it"
+        )
+    rt.call("kill_actor", actor._actor_id, bool(no_restart))

@@ -23,7 +23,7 @@ import threading
 import traceback
 from typing import Any
 
-from greenroom.runtime import serialization, wire
+from greenroom.runtime import serialization, state, wire
 from greenroom.runtime.connection import NodeGone, ThreadedConnection
 from greenroom.runtime.context import TaskContext, set_task_context
 
@@ -268,6 +268,9 @@ def exit_actor() -> None:
     ctx = task_context()
     if ctx is None or ctx.actor_id is None:
         raise TypeError("exit_actor() can only be called inside an actor method")
+    rt = state.current()
+    if rt is not None and rt.backend != "local":  # another engine ends its actors its own way
+        rt.call("exit_actor")
     sys.stdout.flush()
     raise ActorExit()
 

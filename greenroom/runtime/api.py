@@ -71,8 +71,10 @@ def init(
 
     Args:
         address: None or "local" starts a node in this process; "auto" attaches to the
-            head running on this machine (``greenroom start --head``), a path to the
-            head's socket. None also reads $GREENROOM_ADDRESS.
+            head running on this machine (``greenroom start --head``), as does a path to the
+            head's socket. ``"ray://HOST:PORT"`` (Ray Client) or ``"ray:HOST:PORT"`` (a Ray
+            GCS address) routes the whole API to that Ray cluster instead (needs ``pip install
+            'greenroom[ray]'``). When None, $GREENROOM_ADDRESS, then $RAY_ADDRESS, may name either.
         num_cpus: CPUs to schedule with (default: this machine's cores).
         num_gpus: GPUs to schedule with (default: what NVML finds; 0 without
             NVML). A number above the real count is allowed; tasks then get
@@ -96,6 +98,8 @@ def init(
     Raises:
         RuntimeError: already initialized and not ``ignore_reinit_error``.
         ValueError: an argument greenroom cannot honour, or a bad amount.
+        ImportError: a Ray address without Ray installed (``pip install 'greenroom[ray]'``).
+        ConnectionError: the Ray cluster could not be reached (the message says what to check).
     """
     with state.lock():
         if state.current() is not None:
@@ -104,6 +108,30 @@ def init(
             raise RuntimeError(
                 "greenroom.init() was called twice; call shutdown() first, or pass ignore_reinit_error=True"
             )
+        cluster = ray_cluster_address(address)
+        if cluster is not None:
+            given = {"num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources, "_memory": _memory,
+                     "object_store_memory": object_store_memory, "include_dashboard": include_dashboard,
+                     "cpu_affinity": cpu_affinity or None, "_memory_usage_threshold": _memory_usage_threshold,
+                     "_memory_monitor_refresh_ms": _memory_monitor_refresh_ms}  # fmt: skip
+            for key, value in given.items():
+                if value is not None:
+                    raise ValueError(
+                        f"init({key}={value!r}) with address={cluster[1]!r}: a Ray cluster's resources and "
+                        "limits are set where its nodes start (ray start --num-cpus=... --num-gpus=...), and "
+                        "greenroom's enforcement is its own node's; remove the argument"
+                    )
+            unknown = sorted(set(kwargs) - _ACCEPTED - {"runtime_env"})
+            if unknown:
+                raise TypeError(f"init() got unexpected argument(s) {unknown}")
+            if namespace is not None and not isinstance(namespace, str):
+                raise TypeError(f"init(namespace={namespace!r}): expected a string")
+            logger.setLevel(logging_level)
+            connect = state.backend("ray")
+            rt = connect(cluster, namespace=namespace, runtime_env=kwargs.get("runtime_env"),
+                         log_to_driver=log_to_driver, logging_level=logging_level)  # fmt: skip
+            state.set_runtime(rt)
+            return rt.init_context
         for key, value in kwargs.items():
             if key in _ACCEPTED:
                 continue
@@ -119,10 +147,11 @@ def init(
             )
         if address is not None and not isinstance(address, str):
             raise TypeError(f"init(address={address!r}): expected a string such as 'auto'")
-        if address is not None and address.startswith("ray"):
+        if address not in (None, "local", "auto") and not head_files.is_socket_address(address):
             raise ValueError(
-                f"init(address={address!r}): attaching to a Ray cluster is not available yet; "
-                "call init() without address to start greenroom on this machine"
+                f"init(address={address!r}): expected None or 'local' for a node in this process, 'auto' or "
+                "the path of a head's socket for greenroom's head on this machine, 'ray://HOST:PORT' (Ray "
+                "Client) or 'ray:HOST:PORT' (a Ray GCS address) for a Ray cluster"
             )
         head = head_files.resolve(address)
         if head is not None:
@@ -160,6 +189,25 @@ def init(
         logger.setLevel(logging_level)
         return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
                             object_store_memory, enforcement)  # fmt: skip
+
+
+def ray_cluster_address(address: str | None) -> tuple[str, str] | None:
+    """("client", "ray://H:P") or ("gcs", "H:P") when ``address`` (or, if None, $RAY_ADDRESS)
+    names a Ray cluster; None for greenroom's own node."""
+    if address is None:
+        address = config.ray_address()
+        if (address is None or address in ("auto", "local") or head_files.is_socket_address(address)
+                or head_files.env_address()):  # fmt: skip
+            return None  # greenroom's own node (head_files.resolve reads it)
+        if not address.startswith("ray:"):
+            return ("gcs", address)  # Ray's own form, as `ray job submit` sets it
+    if not isinstance(address, str):
+        return None
+    if address.startswith("ray://"):
+        return ("client", address)
+    if address.startswith("ray:"):
+        return ("gcs", address[len("ray:"):])
+    return None
 
 
 def _enforcement(cpu_affinity: Any, enforce: Any, threshold: Any, refresh_ms: Any) -> NodeEnforcement:

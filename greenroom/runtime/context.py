@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 from dataclasses import dataclass, field
+from typing import Any
 
 from greenroom.runtime.limits import CPU_AFFINITY
 
@@ -30,12 +31,25 @@ _task_context: contextvars.ContextVar[TaskContext | None] = contextvars.ContextV
 )
 
 
+# Where the context comes from when no greenroom worker set one: a backend that runs work on
+# another engine (greenroom.backends.ray) reads that engine's context instead. None: greenroom's own.
+_source: list = [None]
+
+
 def set_task_context(ctx: TaskContext | None) -> None:
     _task_context.set(ctx)
 
 
+def set_context_source(source: Any) -> None:
+    """``source()`` -> TaskContext | None, asked when this process's own context is unset."""
+    _source[0] = source
+
+
 def task_context() -> TaskContext | None:
-    return _task_context.get()
+    ctx = _task_context.get()
+    if ctx is None and _source[0] is not None:
+        return _source[0]()
+    return ctx
 
 
 def get_gpu_ids() -> list[int]:
@@ -43,7 +57,7 @@ def get_gpu_ids() -> list[int]:
 
     ``CUDA_VISIBLE_DEVICES`` in the worker holds the same ids, comma-separated.
     """
-    ctx = _task_context.get()
+    ctx = task_context()
     if ctx is None:
         return []
     return list(ctx.assigned[1])

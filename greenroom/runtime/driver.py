@@ -12,9 +12,9 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import wire
+from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.node import Node
 from greenroom.runtime.node_objects import DRIVER
-from greenroom.runtime.handles import ACTOR
 from greenroom.runtime.object_ref import IdMinter, object_id, return_ids
 from greenroom.runtime.object_table import UnknownObject
 from greenroom.runtime.options import STREAMING
@@ -87,6 +87,7 @@ class DriverRuntime(Runtime):
                         f"{len(ids)} objects not ready"
                     )
         except UnknownObject as e:
+            _refuse_foreign(e.args[0])
             raise _freed(e.args[0]) from None
         out = []
         for oid in ids:
@@ -102,6 +103,7 @@ class DriverRuntime(Runtime):
         try:
             return self.objects.wait(ids, num_returns, timeout)
         except UnknownObject as e:
+            _refuse_foreign(e.args[0])
             raise _freed(e.args[0]) from None
 
     def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
@@ -127,6 +129,7 @@ class DriverRuntime(Runtime):
 
     def _when_ready(self, oid: bytes, callback: Any) -> None:
         if oid not in self.objects.entries:
+            _refuse_foreign(oid)
             raise exceptions.ObjectFreedError(
                 f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
             )
@@ -141,3 +144,13 @@ def _freed(oid: bytes) -> exceptions.ObjectFreedError:
     return exceptions.ObjectFreedError(
         f"object {oid.hex()} is unknown to this node: it was freed, or comes from an earlier session"
     )
+
+
+def _refuse_foreign(oid: bytes) -> None:
+    """An ObjectRef of another backend (its id says which) is refused with what happened."""
+    backend = getattr(oid, "backend", "local")
+    if backend != "local":
+        raise ValueError(
+            f"ObjectRef({oid.hex()}) belongs to the {backend!r} backend (a cluster greenroom was connected "
+            "to with init(address=...)), not to this local node; get it while connected to that cluster"
+        )

@@ -195,5 +195,7 @@ def make_generator(refs: list[ObjectRef], generator: tuple | list) -> Any:
     """What ``.remote()`` of a generator call returns: an ObjectRefGenerator when it streams,
     else (``num_returns="dynamic"``) its one ref."""
     if generator[0] == "streaming":
+        if isinstance(refs[0], ObjectRefGenerator):  # a backend that streams its own way made it
+            return refs[0]
         return ObjectRefGenerator(refs[0])
     return refs[0]

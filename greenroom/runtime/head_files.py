@@ -86,6 +86,11 @@ def pid_alive(pid: Any) -> bool:
         return True
 
 
+def env_address() -> str | None:
+    """$GREENROOM_ADDRESS: the head a plain init() attaches to (before $RAY_ADDRESS)."""
+    return os.environ.get(ENV_ADDRESS) or None
+
+
 def resolve(address: str | None) -> str | None:
     """The socket path a driver should attach to, or None for an embedded node.
 
@@ -94,7 +99,7 @@ def resolve(address: str | None) -> str | None:
     for "auto" with no head running.
     """
     if address is None:
-        address = os.environ.get(ENV_ADDRESS) or None
+        address = env_address()
         ray_address = os.environ.get("RAY_ADDRESS")
         if address is None and ray_address and _names_greenroom_head(ray_address):
             address = ray_address

@@ -80,7 +80,8 @@ class ObjectRef:
         return self.id
 
     def task_id(self) -> str:
-        return task_of(self.id).hex()
+        of_backend = getattr(self.id, "task_hex", None)  # another backend's id knows its task's
+        return of_backend() if of_backend is not None else task_of(self.id).hex()
 
     def __repr__(self) -> str:
         return f"ObjectRef({self.id.hex()})"

@@ -73,6 +73,7 @@ class Scheduling(NamedTuple):
     capture: bool  # its own tasks and actors run in its placement group by default
     inherit: bool  # no strategy named: it runs where its caller captures work, if anywhere
     node_affinity: tuple | None  # (node_id, soft) of a NodeAffinitySchedulingStrategy
+    spread: bool = False  # "SPREAD": one node here; a backend with many nodes spreads the work
 
 
 def scheduling_of(options: dict) -> Scheduling:
@@ -92,7 +93,7 @@ def scheduling_of(options: dict) -> Scheduling:
         pg, index = options.get("placement_group"), options.get("placement_group_bundle_index", -1)
         capture = bool(options.get("placement_group_capture_child_tasks"))
         if pg in (None, "default"):
-            return Scheduling(None, False, True, None)
+            return Scheduling(None, False, True, None, strategy == "SPREAD")
     else:
         raise ValueError(
             f"scheduling_strategy={strategy!r} is not supported; use 'DEFAULT', 'SPREAD', "

@@ -22,12 +22,14 @@ R = TypeVar("R")
 
 
 class _Exported:
-    """A function pickled once: its id (content hash) and bytes."""
+    """A function pickled once: its id (content hash) and bytes (and the function itself,
+    for a backend that hands it to another engine)."""
 
-    __slots__ = ("name", "func_id", "blob")
+    __slots__ = ("name", "func_id", "blob", "function")
 
     def __init__(self, fn: Callable, name: str) -> None:
         self.name = name
+        self.function = fn
         try:
             self.blob = serialization.dumps(fn)
         except Exception as e:

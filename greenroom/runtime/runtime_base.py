@@ -58,6 +58,8 @@ def _is_large(value: Any) -> bool:
 class Runtime:
     """Shared by driver and client runtimes: building specs and refs."""
 
+    backend = "local"  # greenroom's own node (state.Runtime.backend)
+
     def __init__(self, ids: IdMinter) -> None:
         self.ids = ids
         self.exported: set[bytes] = set()

@@ -16,6 +16,7 @@ class Runtime(Protocol):
     """What the API layers use of a runtime (``runtime_base.Runtime`` implements it)."""
 
     namespace: str
+    backend: str  # "local" (greenroom's own node) or "ray" (greenroom.backends.ray): refs and handles carry theirs
     default_placement: tuple | None  # (pg id, -1): where this process's work goes by default
     ids: Any  # object_ref.IdMinter
     refs: Any  # handles.Counts of this process's ObjectRefs
@@ -32,10 +33,13 @@ class Runtime(Protocol):
     def future(self, ref: Any) -> Any: ...
     async def await_ref(self, ref: Any) -> Any: ...
     def call(self, method: str, *args: Any) -> Any: ...
+    # Only where backend != "local": start an actor of an ActorClass (its options checked).
+    def start_actor(self, actor_class: Any, options: dict, args: tuple, kwargs: dict) -> Any: ...
 
 
 _runtime: Runtime | None = None
 _starter: Callable[[], object] | None = None
+_backends: dict[str, Callable[..., Any]] = {}
 _lock = threading.RLock()
 
 
@@ -68,3 +72,13 @@ def set_starter(start: Callable[[], object]) -> None:
 
 def lock() -> threading.RLock:
     return _lock
+
+
+def register_backend(name: str, connect: Callable[..., Any]) -> None:
+    """How ``init(address=...)`` connects to another engine (the package face registers
+    "ray", importing greenroom.backends.ray only when called: the runtime never imports a backend)."""
+    _backends[name] = connect
+
+
+def backend(name: str) -> Callable[..., Any]:
+    return _backends[name]

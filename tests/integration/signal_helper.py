@@ -16,12 +16,38 @@ from greenroom.runtime import serialization, state, wire
 class Signal:
     def __init__(self) -> None:
         rt = state.runtime()
+        if rt.backend == "ray":  # no object table to reach into: an actor's call that waits
+            self._gate = _Gate.remote()
+            self.ref = self._gate.wait.remote()
+            return
         self._oid = rt.ids.task_id() + b"\0\0\0\0"
         rt.objects.create([self._oid], "signal")
         self.ref = ray.ObjectRef(self._oid)
 
     def send(self, value: Any = "go") -> None:
+        if state.runtime().backend == "ray":
+            ray.get(self._gate.open.remote(value), timeout=60)
+            return
         state.runtime().objects.complete(self._oid, wire.VALUE, serialization.dumps(value))
+
+
+@ray.remote
+class _Gate:
+    """Signal on the Ray backend: ``wait()`` returns the value ``open(value)`` gives."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self._opened = asyncio.Event()
+        self._value = None
+
+    async def wait(self) -> Any:
+        await self._opened.wait()
+        return self._value
+
+    async def open(self, value: Any) -> None:
+        self._value = value
+        self._opened.set()
 
 
 class StartedFlag:

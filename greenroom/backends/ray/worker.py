@@ -29,13 +29,16 @@ def _make_enter() -> Callable[[bool], None]:
         import os
         import sys
 
-        if not gpu:
+        # Each write is a setenv(), which races with getenv() in Ray's own C++ threads (glibc's
+        # environment is not thread-safe: a worker segfaulted in getenv once). Write only a change,
+        # so a worker process writes each variable once, at its first task.
+        if not gpu and os.environ.get("CUDA_VISIBLE_DEVICES") != "":
             os.environ["CUDA_VISIBLE_DEVICES"] = ""
         if "greenroom" in sys.modules:
             from greenroom.backends.ray import enter_worker
 
             enter_worker()
-        else:
+        elif os.environ.get("GREENROOM_RAY_WORKER") != "1":
             os.environ["GREENROOM_RAY_WORKER"] = "1"  # _config.in_ray_worker reads it
 
     return enter

@@ -163,14 +163,6 @@ class AttachedRuntime(WorkerRuntime):
         self.flush_events_before()
         self._send(wire.Request(0, wire.OP_SUBMIT, spec.to_wire()))  # pipelined: no reply
 
-    def _put_payload(self, oid: bytes, payload: bytes, contains: list) -> None:
-        self.flush_events_before()
-        self._send(wire.Request(0, wire.OP_PUT, wire.PutArgs(oid, payload, contains)))
-
-    def _submit_actor_call(self, actor_id: bytes, call: wire.CallSpec) -> None:
-        self.flush_events_before()
-        self._send(wire.Request(0, wire.OP_ACTOR_CALL, wire.ActorCallArgs(actor_id, call)))
-
     def future(self, ref: ObjectRef) -> concurrent.futures.Future:
         out: concurrent.futures.Future = concurrent.futures.Future()
         self.flush_events_before()

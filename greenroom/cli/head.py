@@ -1,8 +1,9 @@
-"""The head: a node that lives on its own process, that drivers attach to.
+"""The head: a node that lives in a process of its own, that drivers attach to.
 
 ``greenroom start --head`` runs ``serve()`` (detached, as ``python -m
-greenroom.cli.head``, or in the foreground with ``--block``). The head is the same ``Node`` an embedded ``init()`` starts, with
-a driver runtime of its own (job 1), plus a Unix socket for attached drivers
+greenroom.cli.head``, or in the foreground with ``--block``). The head is the
+same ``Node`` an embedded ``init()`` starts, with a driver runtime of its own
+(job 1), plus a Unix socket for attached drivers
 (node_clients.py). Workers' output goes to a size-capped, rotated log in the
 head's log directory, and to the driver whose work printed it.
 """

@@ -87,10 +87,10 @@ def _running(p: psutil.Process) -> bool:
 class Driver:
     """A driver program in its own process; it talks to the test through stdout lines."""
 
-    def __init__(self, head: Head, code: str) -> None:
+    def __init__(self, head: Head, code: str, cwd: str | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code], env=head.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.PIPE, text=True, bufsize=1,
+            stdin=subprocess.PIPE, text=True, bufsize=1, cwd=cwd,
         )  # fmt: skip
         self.lines: list[str] = []
 

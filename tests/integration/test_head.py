@@ -172,6 +172,29 @@ def test_address_variable_and_socket_path(head, monkeypatch):
     ray.shutdown()
 
 
+def test_workers_import_the_attached_drivers_modules(head, tmp_path):
+    """A module beside the driver (its working directory) imports in the head's workers."""
+    (tmp_path / "beside_the_driver.py").write_text("def answer():\n    return 42\n")
+    code = textwrap.dedent("""
+        import greenroom as ray
+        ray.init(address="auto")
+
+        @ray.remote
+        def use():
+            import beside_the_driver
+            return beside_the_driver.answer()
+
+        print("ANSWER", ray.get(use.remote(), timeout=30), flush=True)
+    """)
+    driver = Driver(head, code, cwd=str(tmp_path))
+    try:
+        assert driver.expect("ANSWER") == "42"
+        assert driver.finish()[0] == 0
+    finally:
+        if driver.proc.poll() is None:
+            driver.kill()
+
+
 FAIR_DRIVER = textwrap.dedent("""
     import sys, time
     import greenroom as ray

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import psutil
+
 DEADLINE_S = 20.0
 
 
@@ -32,3 +34,11 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
         time.sleep(interval)  # polling state another thread or process changes, bounded by the deadline
+
+
+def process_ended(pid: int) -> bool:
+    """True once ``pid`` has exited (gone, or a zombie not yet reaped); race-free against the reap."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -7,7 +7,7 @@ import os
 import threading
 
 import pytest
-from helpers import wait_for
+from helpers import process_ended, wait_for
 from signal_helper import Signal
 
 import greenroom as ray
@@ -46,8 +46,7 @@ def test_ray_shutdown_runs_on_a_graceful_end_only(gr, tmp_path):
     c = Recorder.remote(killed)
     pid = ray.get(c.pid.remote(), timeout=30)
     ray.kill(c)
-    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
-             "the killed actor's process to end")  # fmt: skip
+    wait_for(lambda: process_ended(pid), "the killed actor's process to end")
     assert not os.path.exists(killed)
 
 

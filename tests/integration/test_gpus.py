@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import psutil
 import pytest
 
 import greenroom
-from helpers import wait_for
+from helpers import process_ended, wait_for
 
 DEADLINE_S = 20.0
 
@@ -196,13 +195,7 @@ def test_max_calls_retires_the_worker(gr):
     assert pids[2] == pids[3]
     assert pids[0] != pids[2]
 
-    def gone() -> bool:
-        try:
-            return psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
-
-    wait_for(gone, f"retired worker {pids[0]} to exit")
+    wait_for(lambda: process_ended(pids[0]), f"retired worker {pids[0]} to exit")
 
 
 def test_driver_cuda_visible_devices_maps_ids(monkeypatch):

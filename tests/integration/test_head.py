@@ -14,7 +14,7 @@ import numpy as np
 import psutil
 import pytest
 from head_helper import DEADLINE_S, Driver, Head, attach_env, cli
-from helpers import wait_for
+from helpers import process_ended, wait_for
 
 import greenroom as ray
 from greenroom import exceptions
@@ -295,8 +295,7 @@ def _driver_goes(head, owner, ending):
             else:
                 owner.proc.send_signal(signal.SIGKILL)
                 owner.finish()
-            wait_for(lambda: not psutil.pid_exists(temp_pid) or psutil.Process(temp_pid).status() == "zombie",
-                     "its actor's process to end", timeout=5)  # fmt: skip
+            wait_for(lambda: process_ended(temp_pid), "its actor's process to end", timeout=5)
             wait_for(lambda: ray.available_resources().get("CPU") == 2, "its CPUs to come back", timeout=5)
             with pytest.raises(ValueError):
                 ray.get_actor("temp")
@@ -404,11 +403,10 @@ def test_head_killed_fails_pending_gets_not_hangs():
             with pytest.raises(exceptions.RaySystemError, match="went away"):
                 ray.put(1)
             ray.shutdown()
-            gone = lambda p: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE  # noqa: E731
-            wait_for(lambda: gone(psutil.Process(h.pid)) if psutil.pid_exists(h.pid) else True, "the head to end")
+            wait_for(lambda: process_ended(h.pid), "the head to end")
             with pytest.raises(ConnectionError, match="greenroom start --head"):
                 ray.init(address="auto")
-        wait_for(lambda: all(gone(p) for p in started), "the head's zygote and workers to die with it")
+        wait_for(lambda: all(process_ended(p.pid) for p in started), "the head's zygote and workers to die with it")
     finally:
         ray.shutdown()
         h.stop()

@@ -9,6 +9,7 @@ of a driver whose Ray or Python version differs from the cluster's becomes a
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
@@ -96,6 +97,16 @@ def _probe_gcs(address: str, shown: str) -> None:
         channel.close()
 
 
+def _undo_failed_init() -> None:
+    """Leave Ray as before a failed ``ray.init``: a failed ``ray://`` connect keeps Ray's
+    process-wide client mode on, which turns every later ``ray.init`` into a broken client call."""
+    from ray.util.client import ray as client_stub
+
+    for undo in (client_stub.disconnect, ray.shutdown):
+        with contextlib.suppress(Exception):  # best effort: the connect error is what the caller sees
+            undo()
+
+
 def connect(cluster: tuple[str, str], *, namespace: str | None, runtime_env: Any, log_to_driver: bool,
             logging_level: Any) -> RayRuntime:  # fmt: skip
     """Connect this driver to the cluster; the installed RayRuntime (see package docs)."""
@@ -110,6 +121,7 @@ def connect(cluster: tuple[str, str], *, namespace: str | None, runtime_env: Any
         ray.init(address=address, namespace=namespace, runtime_env=runtime_env, log_to_driver=log_to_driver,
                  logging_level=logging_level)  # fmt: skip
     except Exception as e:
+        _undo_failed_init()
         text = str(e)
         if "version mismatch" in text.lower() or "versions" in text.lower() and "mismatch" in text.lower():
             raise ConnectionError(

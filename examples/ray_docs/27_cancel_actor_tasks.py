@@ -11,14 +11,19 @@ ray.init(num_cpus=2)
 @ray.remote
 class AsyncActor:
     def __init__(self):
+        self.started = asyncio.Event()
         self.saw_cancel = False
 
     async def f(self):
+        self.started.set()
         try:
             await asyncio.sleep(5)
         except asyncio.CancelledError:
             self.saw_cancel = True
             raise
+
+    async def wait_started(self):
+        await self.started.wait()
 
     async def cancelled(self):
         return self.saw_cancel
@@ -26,7 +31,9 @@ class AsyncActor:
 
 actor = AsyncActor.remote()
 ref = actor.f.remote()
-time.sleep(0.5)
+# An async actor serves other calls while f awaits: wait until f runs, so the cancel reaches its
+# coroutine (a call cancelled while still queued never runs at all).
+ray.get(actor.wait_started.remote(), timeout=30)
 ray.cancel(ref)
 try:
     ray.get(ref, timeout=30)

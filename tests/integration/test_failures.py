@@ -24,6 +24,7 @@ from greenroom.exceptions import (
     TaskCancelledError,
     WorkerCrashedError,
 )
+from helpers import wait_for
 from signal_helper import Signal, StartedFlag
 
 
@@ -34,9 +35,11 @@ def ok():
 
 def assert_recovered():
     assert ray.get(ok.remote(), timeout=30) == "fine"
-    # A task's resources are released before its result is stored: no wait needed.
-    assert ray.available_resources().get("CPU") == 2.0
-    assert ray.available_resources().get("GPU") == 4.0
+    # A CPU task's resources are released before its result is stored, but a GPU task's worker
+    # retires after it (max_calls=1) and its grant is held until the process is gone (its GPU
+    # memory goes with it): wait for that, with a deadline.
+    wait_for(lambda: ray.available_resources().get("CPU") == 2.0, "the CPUs to come back")
+    wait_for(lambda: ray.available_resources().get("GPU") == 4.0, "the GPUs to come back")
 
 
 class FailsToUnpickle:

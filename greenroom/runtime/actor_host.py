@@ -50,6 +50,9 @@ class ActorHost:
         self.stream_raised = stream_raised  # a streaming call's error becomes its last item (node_streams.py)
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
+        # The job a process's work runs for, and a job's key in the scheduler (set by the node).
+        self.job_of_process: Callable[[int], dict] = lambda process: {}
+        self.job_key: Callable[[dict], int] = lambda job: 0
 
     # -- creation ------------------------------------------------------------------------
     def create(self, spec: wire.ActorSpec, owner: int, get_if_exists: bool) -> list:
@@ -68,6 +71,7 @@ class ActorHost:
         if reason:
             raise exceptions.ActorUnschedulableError(f"actor {spec.class_name}: {reason}")
         rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner, request, placement)
+        rec.job = self.job_of_process(owner)
         rec.created_at = self.loop.loop.time()
         rec.holders.add(owner)
         self.actors[spec.actor_id] = rec
@@ -131,7 +135,7 @@ class ActorHost:
                 self._die(rec, f"an argument of its constructor failed: {payload_text(entry.payload)}")
                 return
         try:
-            self.scheduler.submit(rec.spec.actor_id, rec.request, rec.placement)
+            self.scheduler.submit(rec.spec.actor_id, rec.request, rec.placement, self.job_key(rec.job))
         except Unschedulable as e:
             self._die(rec, str(e))
             return
@@ -171,7 +175,7 @@ class ActorHost:
         w.send(wire.ActorInit(s.actor_id, s.class_blob, s.args_blob, deps, rec.assigned, s.max_concurrency,
                               s.is_async, s.class_name, self.placement_info(rec.placement), s.name,
                               rec.state.restarts, s.capture, s.concurrency_groups,
-                              s.enforce & self.enforce))  # fmt: skip
+                              s.enforce & self.enforce, rec.job))  # fmt: skip
 
     # -- calls ---------------------------------------------------------------------------
     def submit_call(self, actor_id: bytes, call_spec: wire.CallSpec, holder: int = 0) -> None:

@@ -49,6 +49,7 @@ class Actor:
         self.actor_name = msg.actor_name
         self.restarts = msg.restarts
         self.enforce = msg.enforce
+        executor.runtime.set_job(msg.job)  # for its whole life
         if msg.capture and msg.placement:  # for its whole life
             executor.runtime.default_placement = (msg.placement[0], -1)
         class_blob = msg.class_blob

@@ -83,10 +83,7 @@ class AttachedRuntime(WorkerRuntime):
         self.address = path
         self.head_pid = welcome.head_pid
         self.log_to_driver = log_to_driver
-        job = welcome.job
-        self.namespace = job["namespace"]
-        self.job_id = job["job_id"]
-        self.node_id = job["node_id"]
+        self.set_job(welcome.job)
         self.arena = object_store.Arena(fds[0], welcome.store_size) if fds else None
         for extra in fds[1:]:
             os.close(extra)
@@ -141,16 +138,6 @@ class AttachedRuntime(WorkerRuntime):
             self.conn.send(msg)
         except OSError:
             raise self._gone() from None
-
-    def call(self, method: str, *args: Any) -> Any:
-        # Names without a namespace mean this job's, which the head does not know as its own.
-        if method == "create_actor" and args[0].namespace is None:
-            args = (args[0]._replace(namespace=self.namespace), *args[1:])
-        elif method == "get_actor" and args[1] is None:
-            args = (args[0], self.namespace)
-        elif method == "list_named_actors":
-            args = (args[0], self.namespace)
-        return super().call(method, *args)
 
     def _submit(self, spec: TaskSpec) -> None:
         shape = (spec.request, spec.placement)

@@ -42,7 +42,7 @@ from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.assignments import Assignments
 from greenroom.runtime.handles import ACTOR, OBJECT
 from greenroom.runtime.limits import CPU_AFFINITY, NodeEnforcement
-from greenroom.runtime.node_clients import ClientConn, Clients, task_owner
+from greenroom.runtime.node_clients import ClientConn, Clients, job_number, task_owner
 from greenroom.runtime.node_gets import BlockingGets
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
@@ -111,7 +111,8 @@ class Node:
                            drop_get=self.gets.drop, **shared)  # fmt: skip
         self.clients = Clients(next_id=self.pool.new_id, job=self.job, store=self.arena, on_message=self._on_message,
                                on_lost=self._on_client_lost, add_path=self.pool.add_path)  # fmt: skip
-        self.tasks.job_of = self.clients.job_of
+        for host in (self.tasks, self.actors):
+            host.job_of_process, host.job_key = self.job_of_process, self.job_key
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
@@ -280,6 +281,26 @@ class Node:
         self.streams.process_gone(process)
         self.lifetimes.release_process(process)
 
+    # -- jobs --------------------------------------------------------------------------------
+    def job_of_process(self, process: int) -> dict:
+        """The job the work ``process`` submits runs for: an attached driver's own; for a worker,
+        the job of the task or actor it runs (nested work stays in its driver's job); else the
+        node's own (the embedded driver's, or the head's)."""
+        conn = self.clients.conns.get(process)
+        if conn is not None:
+            return conn.job
+        w = self.pool.workers.get(process)
+        if w is not None:
+            if w.actor is not None:
+                return w.actor.job
+            if w.task is not None:
+                return w.task.job
+        return self.job
+
+    def job_key(self, job: dict) -> int:
+        """A job as the scheduler shares the node between jobs: 0 for the node's own, else its number."""
+        return 0 if job is self.job else job_number(job["job_id"])
+
     # -- the API (through call(), on the loop) ------------------------------------------------
     def api_cancel(self, object_id: bytes, force: bool) -> None:
         if not self.tasks.cancel(object_id, force):
@@ -292,7 +313,7 @@ class Node:
     def api_create_actor(self, spec: Any, owner: int, get_if_exists: bool) -> list:
         spec = wire.ActorSpec._make(spec)
         if spec.namespace is None:  # the job's
-            spec = spec._replace(namespace=self.namespace)
+            spec = spec._replace(namespace=self.job_of_process(owner)["namespace"])
         return self.actors.create(spec, owner, get_if_exists)
 
     def api_get_actor(self, name: str, namespace: str | None) -> list:

@@ -46,6 +46,11 @@ def job_id_hex(number: int) -> str:
     return number.to_bytes(4, "little").hex()
 
 
+def job_number(job_id: str) -> int:
+    """The counter of a job id (``job_id_hex``'s inverse)."""
+    return int.from_bytes(bytes.fromhex(job_id), "little")
+
+
 class ClientConn(asyncio.Protocol):
     """One attached client's connection; the attributes a node reads of a requester
     (``task``, ``actor``, ``next``) are None: a driver runs no work."""
@@ -166,13 +171,6 @@ class Clients:
     def lost(self, conn: ClientConn) -> None:
         if self.conns.pop(conn.id, None) is not None and conn.role == DRIVER:
             self.on_lost(conn)
-
-    def job_of(self, task_id: bytes) -> int:
-        """The scheduler's job for a task: the attached driver that submitted it, else 0."""
-        if not self.conns:
-            return 0
-        owner = task_owner(task_id)
-        return owner if owner in self.conns else 0
 
     def drivers(self) -> list[dict]:
         """The attached drivers: process id, pid, job id, namespace."""

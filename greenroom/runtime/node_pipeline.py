@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from greenroom.runtime import wire
 from greenroom.runtime.task_state import FINISH_CANCELLED, INTERRUPT, KILL
 from greenroom.runtime.worker_pool import WorkerProc
 from greenroom.scheduler.queue import Scheduler
@@ -115,7 +114,7 @@ class Pipeline:
             self.scheduler.drop_follower(key)
             self.finish_cancelled(follower)
             return
-        w.send(wire.Recall(key))
+        w.recall(key)
         self.scheduler.recall(key)
         self.schedule()
 

@@ -86,24 +86,25 @@ class TaskHistory:
         error = None if kind == wire.VALUE else error_type(kind, payloads[0] if payloads else None)
         self._add((spec.task_id, spec.name, spec.request, spec.placement,
                    _attempt(spec.max_retries, task.state.retries_left), task.assigned, task.pid,
-                   task.created_at, task.started_at, time.monotonic(), error, kind))  # fmt: skip
+                   task.created_at, task.started_at, time.monotonic(), error, kind, _job_id(task.job)))  # fmt: skip
 
     def call_ended(self, call: Any, kind: int, payloads: list) -> None:
         """An actor call finished (``call``: actor_records.Call; ``call.actor`` its ActorRecord)."""
         error = None if kind == wire.VALUE else error_type(kind, payloads[0] if payloads else None)
         self._add((call.task_id, call.name, call.actor, None, 0, None, None,
-                   call.created_at, call.sent_at, time.monotonic(), error, kind))  # fmt: skip
+                   call.created_at, call.sent_at, time.monotonic(), error, kind, None))  # fmt: skip
 
     def rows(self):
         """The finished, newest first, as rows."""
         ms = self.ms
-        for task_id, name, what, placement, attempt, assigned, pid, created, started, ended, error, kind in \
+        for task_id, name, what, placement, attempt, assigned, pid, created, started, ended, error, kind, job_id in \
                 reversed(self.entries):  # fmt: skip
             status = "FINISHED" if kind == wire.VALUE else "FAILED"
             if what is None or hasattr(what, "spec"):  # an actor call: ``what`` is its ActorRecord
                 row = _call_dict(task_id, name, what, status)
             else:  # a task: ``what`` is its request
                 row = _task_dict(task_id, name, what, placement, attempt, status, assigned, pid, None)
+                row["job_id"] = job_id
             row.update(creation_time_ms=ms(created), start_time_ms=ms(started), end_time_ms=ms(ended),
                        error_type=error)  # fmt: skip
             yield row
@@ -119,8 +120,13 @@ def task_row(task: Any, status: str, history: TaskHistory) -> dict:
     row = _task_dict(spec.task_id, spec.name, spec.request, spec.placement,
                      _attempt(spec.max_retries, task.state.retries_left), status, task.assigned,
                      w.pid if w is not None else None, w)  # fmt: skip
-    row.update(creation_time_ms=history.ms(task.created_at), start_time_ms=history.ms(task.started_at))
+    row.update(creation_time_ms=history.ms(task.created_at), start_time_ms=history.ms(task.started_at),
+               job_id=_job_id(task.job))  # fmt: skip
     return row
+
+
+def _job_id(job: dict | None) -> str | None:
+    return job["job_id"] if job else None
 
 
 def _task_dict(task_id: bytes, name: str, request: Any, placement: Any, attempt: int, status: str,
@@ -153,6 +159,7 @@ def _call_dict(task_id: bytes, name: str, rec: Any, status: str) -> dict:
         "placement_group_id": _hex(rec.placement) if rec is not None else None,
         "gpu_ids": list(rec.assigned[1]) if rec is not None and rec.assigned else [],
         "creation_time_ms": None, "start_time_ms": None, "end_time_ms": None,
+        "job_id": _job_id(rec.job) if rec is not None else None,
     }  # fmt: skip
 
 
@@ -276,7 +283,7 @@ class NodeState:
     def actors(self):
         job = self._job()
         for rec in self.node.actors.actors.values():
-            yield self.actor_row(rec, job)
+            yield self.actor_row(rec, rec.job or job)
 
     def actor_row(self, rec: Any, job: dict) -> dict:
         s, phase = rec.spec, rec.state.state
@@ -299,7 +306,8 @@ class NodeState:
         """Unfinished work first (tasks, actor creations, actor calls), then the finished, newest first."""
         job = self._job()
         for row in self._task_rows():
-            row["job_id"], row["node_id"] = job["job_id"], job["node_id"]
+            row["job_id"] = row.get("job_id") or job["job_id"]  # None: the node's own (or unknown)
+            row["node_id"] = job["node_id"]
             yield row
 
     def _task_rows(self):
@@ -308,7 +316,7 @@ class NodeState:
             yield task_row(task, TASK_PHASES.get(task.state.phase, "NIL"), history)
         job = self._job()
         for rec in self.node.actors.actors.values():
-            yield self.creation_row(rec, job)
+            yield self.creation_row(rec, rec.job or job)
             inflight = rec.state.inflight
             for call in list(rec.calls.values()):
                 if call.deps_pending:
@@ -343,6 +351,7 @@ class NodeState:
             "language": "PYTHON", "required_resources": rec.request.to_dict(),
             "placement_group_id": _hex(rec.placement), "gpu_ids": list(rec.assigned[1]) if rec.assigned else [],
             "creation_time_ms": ms(rec.created_at), "start_time_ms": ms(rec.init_sent_at), "end_time_ms": None,
+            "job_id": job["job_id"],
         }  # fmt: skip
 
     def placement_groups(self):

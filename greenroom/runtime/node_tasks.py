@@ -19,6 +19,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.node_clients import task_owner
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
@@ -44,6 +45,7 @@ class TaskRecord:
     created_at: float = 0.0  # loop times, for the state API (node_state.py)
     started_at: float = 0.0
     pid: int | None = None  # of the worker it was last sent to
+    job: Any = None  # the job it runs for (Node.job_of_process)
 
 
 class Tasks:
@@ -72,7 +74,9 @@ class Tasks:
         self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.stream_raised = stream_raised  # a streaming task's error becomes its last item (node_streams.py)
         self.records: dict[bytes, TaskRecord] = {}
-        self.job_of: Callable[[bytes], int] = lambda task_id: 0  # the job a task shares the node as
+        # The job a process's work runs for, and a job's key in the scheduler (set by the node).
+        self.job_of_process: Callable[[int], dict] = lambda process: {}
+        self.job_key: Callable[[dict], int] = lambda job: 0
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
                                  finish_cancelled=self.finish_cancelled, schedule=schedule)  # fmt: skip
@@ -86,6 +90,7 @@ class Tasks:
         if spec.func_blob is not None:
             self.functions[spec.func_id] = spec.func_blob
         task = TaskRecord(spec, TaskState(spec.max_retries), created_at=self.loop.loop.time())
+        task.job = self.job_of_process(task_owner(spec.task_id))
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)
@@ -114,7 +119,7 @@ class Tasks:
                 self._finish(task, entry.kind, [entry.payload] * spec.num_returns)
                 return
         try:
-            self.scheduler.submit(spec.task_id, spec.request, spec.placement, self.job_of(spec.task_id))
+            self.scheduler.submit(spec.task_id, spec.request, spec.placement, self.job_key(task.job))
         except Unschedulable as e:
             task.state.finish()
             self._fail(task, exceptions.TaskUnschedulableError(f"task {spec.name!r}: {e}"))
@@ -161,9 +166,11 @@ class Tasks:
             w.functions.add(spec.func_id)
         deps = [[pos, wire.VALUE, self.objects.get(oid).payload] for pos, oid in spec.deps] if spec.deps else []
         placement = spec.placement and self.placement_info(spec.placement)
+        job = None if task.job is w.job else task.job  # sent when it changes (a Recall forgets it)
+        w.job = task.job
         w.send(wire.Exec(spec.task_id, spec.func_id, blob, spec.args_blob, deps, spec.num_returns, spec.name,
                          task.assigned, placement, spec.capture, spec.enforce & self.enforce,
-                         spec.generator))  # fmt: skip
+                         spec.generator, job))  # fmt: skip
 
     # -- ending -----------------------------------------------------------------------------
     def on_done(self, w: WorkerProc, done: wire.Done) -> None:
@@ -308,11 +315,11 @@ class Tasks:
         elif decision == RELEASE_AND_FINISH_CANCELLED:  # granted, its worker still forking
             self._unstart(w, task)
         elif decision == RECALL:
-            w.send(wire.Recall(task.spec.task_id))
+            w.recall(task.spec.task_id)
         elif w is not None and decision == KILL:
             w.kill()
         elif w is not None and decision == INTERRUPT:  # running, or its EXEC on the way
-            w.send(wire.Recall(task.spec.task_id))
+            w.recall(task.spec.task_id)
             w.interrupt()
         return True
 

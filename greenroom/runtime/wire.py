@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 HELLO_DEADLINE_S = 60.0
 
 # Type tags. node -> worker
@@ -81,6 +81,7 @@ class Exec(NamedTuple):
     capture: bool  # its own tasks and actors go to that group too, unless they say otherwise
     enforce: int  # what to enforce on it: a mask of limits.THREADS, CPU_AFFINITY, MEMORY, GPU_MEMORY
     generator: list | None  # [num_returns mode ("streaming" | "dynamic"), backpressure] of a generator task
+    job: dict | None  # the job (namespace, job_id) it runs for; None: the same as the last Exec's
     tag: int = EXEC
 
 
@@ -123,6 +124,7 @@ class ActorInit(NamedTuple):
     capture: bool  # its tasks and actors go to its placement group, unless they say otherwise
     concurrency_groups: dict  # group name -> how many of its calls may run at once
     enforce: int  # as Exec.enforce, for the actor's whole life
+    job: dict  # the job (namespace, job_id) of the driver whose work created it, for its whole life
     tag: int = ACTOR_INIT
 
 

@@ -51,6 +51,12 @@ class WorkerRuntime(ClientRuntime):
         self._events_lock = threading.RLock()
         self.limits: WorkerLimits | None = None  # this process's enforcement state
 
+    def set_job(self, job: dict) -> None:
+        """The job the work here runs for: a worker serves every job of its node, in turn."""
+        self.namespace = job.get("namespace", "default")
+        self.job_id = job.get("job_id", "01000000")
+        self.node_id = job.get("node_id", "")
+
     def _request(self, op: str, args: Any) -> Any:
         self.flush_events_before()
         try:
@@ -153,6 +159,8 @@ class Executor:
             if self.conn.next_task(msg, look=True) is None:  # its RECALL was there: it never starts
                 self.current_task = None
                 return
+        if msg.job is not None:
+            self.runtime.set_job(msg.job)
         self.limits.apply(msg.enforce, msg.assigned)
         set_task_context(TaskContext(task_id=task_id, assigned=msg.assigned, placement=msg.placement,
                                      name=msg.name, enforce=msg.enforce))  # fmt: skip
@@ -353,10 +361,7 @@ def main(sock: socket.socket, worker_id: int, arena: Any = None, job: dict | Non
     conn.on_cancel = runtime.note_cancel
     runtime.arena = arena
     runtime.limits = WorkerLimits(pools_loaded)
-    job = job or {}
-    runtime.namespace = job.get("namespace", "default")
-    runtime.job_id = job.get("job_id", "01000000")
-    runtime.node_id = job.get("node_id", "")
+    runtime.set_job(job or {})
     state.set_runtime(runtime)
     executor = Executor(conn, runtime)
     signal.signal(signal.SIGINT, executor.on_sigint)

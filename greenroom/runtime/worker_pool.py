@@ -58,6 +58,7 @@ class WorkerProc(asyncio.Protocol):
         self.next: Any = None  # a TaskRecord sent ahead, to start when ``task`` ends
         self.started_at = 0.0  # loop time when ``task`` started, as the node saw it
         self.actor: Any = None  # the ActorRecord it hosts, for an actor's process
+        self.job: Any = None  # the job its last Exec ran for, as sent (None: unknown, send it)
         self.ready = False  # its HELLO arrived: it may be sent work
         self.hello_timer: asyncio.TimerHandle | None = None
         self.lost_reason: str | None = None  # why the node ended it, when it did
@@ -93,6 +94,12 @@ class WorkerProc(asyncio.Protocol):
     def send(self, msg: tuple) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(serialization.pack(msg))
+
+    def recall(self, task_id: bytes) -> None:
+        """Drop a task sent ahead, if it has not started (wire.Recall). Its Exec may have carried a
+        new job the worker then never takes: the next Exec says the job again."""
+        self.job = None
+        self.send(wire.Recall(task_id))
 
     def drain_output(self) -> None:
         """Forward whatever the worker printed so far (called before its result is

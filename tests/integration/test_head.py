@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -193,6 +194,69 @@ def test_workers_import_the_attached_drivers_modules(head, tmp_path):
     finally:
         if driver.proc.poll() is None:
             driver.kill()
+
+
+@ray.remote
+def job_seen() -> tuple:
+    ctx = ray.get_runtime_context()
+    return ctx.get_job_id(), ctx.namespace
+
+
+@ray.remote
+class JobSeer:
+    def seen(self) -> tuple:
+        return ray.get_runtime_context().get_job_id(), ray.get_runtime_context().namespace
+
+
+@ray.remote
+def make_named_actor() -> tuple:
+    """Nested work: an actor created in a task, named without a namespace, and a task of its own."""
+    seer = JobSeer.options(name="made-inside", lifetime="detached").remote()
+    return ray.get(seer.seen.remote()), ray.get(job_seen.remote())
+
+
+JOB_DRIVER = textwrap.dedent("""
+    import greenroom as ray
+    ray.init(address="auto", namespace="beta")
+
+    @ray.remote
+    def job_seen():
+        ctx = ray.get_runtime_context()
+        return ctx.get_job_id(), ctx.namespace
+
+    seen = ray.get([job_seen.remote() for _ in range(4)], timeout=30)
+    print("JOB", ray.get_runtime_context().get_job_id(), *sorted(set(seen))[0], len(set(seen)), flush=True)
+""")
+
+
+def test_work_runs_as_the_job_of_the_driver_it_is_for(head):
+    """Workers serve every driver in turn: inside a task, an actor, or work nested in them, the job id
+    and namespace are those of the driver the work is for; names without a namespace land in it, and
+    the state API lists the work under that job."""
+    from greenroom.util import state
+
+    with attach_env(head):
+        ray.init(address="auto", namespace="alpha")
+    try:
+        mine = ray.get_runtime_context().get_job_id()
+        assert set(ray.get([job_seen.remote() for _ in range(4)], timeout=DEADLINE_S)) == {(mine, "alpha")}
+        other = Driver(head, JOB_DRIVER)
+        theirs, seen_id, seen_namespace, kinds = other.expect("JOB").split()
+        assert other.finish()[0] == 0
+        assert theirs not in (mine, "01000000") and (seen_id, seen_namespace, kinds) == (theirs, "beta", "1")
+        # The same workers, back with this driver's work.
+        assert set(ray.get([job_seen.remote() for _ in range(4)], timeout=DEADLINE_S)) == {(mine, "alpha")}
+        assert ray.get(make_named_actor.remote(), timeout=DEADLINE_S) == ((mine, "alpha"), (mine, "alpha"))
+        inside = ray.get_actor("made-inside")  # this job's namespace
+        assert ray.get(inside.seen.remote(), timeout=DEADLINE_S) == (mine, "alpha")
+        [row] = state.list_actors(filters=[("name", "=", "made-inside")])
+        assert (row["job_id"], row["ray_namespace"]) == (mine, "alpha")
+        rows = state.list_tasks(filters=[("name", "=", "job_seen")], limit=1000)
+        by_job = collections.Counter(r["job_id"] for r in rows)
+        assert by_job == {mine: 9, theirs: 4}, by_job
+        ray.kill(inside)
+    finally:
+        ray.shutdown()
 
 
 FAIR_DRIVER = textwrap.dedent("""

@@ -89,7 +89,7 @@ def _task(n: int) -> SimpleNamespace:
     spec = SimpleNamespace(task_id=bytes([n]) * 12, name=f"t{n}", request=ResourceSet.from_units({}),
                            placement=None, max_retries=3)  # fmt: skip
     return SimpleNamespace(spec=spec, state=SimpleNamespace(retries_left=2), assigned=[{}, [1], None], pid=40 + n,
-                           created_at=1.0, started_at=2.0)  # fmt: skip
+                           created_at=1.0, started_at=2.0, job={"job_id": f"0{n}000000"})  # fmt: skip
 
 
 def test_the_finished_task_ring_keeps_the_newest_and_counts_what_it_dropped():
@@ -104,6 +104,7 @@ def test_the_finished_task_ring_keeps_the_newest_and_counts_what_it_dropped():
     assert [r["state"] for r in rows] == ["FAILED", "FAILED"]
     assert [r["error_type"] for r in rows] == ["TASK_EXECUTION_EXCEPTION", "TASK_CANCELLED"]
     assert rows[0]["worker_pid"] == 43 and rows[0]["gpu_ids"] == [1] and rows[0]["attempt_number"] == 1
+    assert [r["job_id"] for r in rows] == ["03000000", "02000000"]  # each its own job's
     assert rows[0]["start_time_ms"] < rows[0]["end_time_ms"]
 
 

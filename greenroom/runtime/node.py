@@ -111,8 +111,8 @@ class Node:
                            drop_get=self.gets.drop, **shared)  # fmt: skip
         self.clients = Clients(next_id=self.pool.new_id, job=self.job, store=self.arena, on_message=self._on_message,
                                on_lost=self._on_client_lost, add_path=self.pool.add_path)  # fmt: skip
-        for host in (self.tasks, self.actors):
-            host.job_of_process, host.job_key = self.job_of_process, self.job_key
+        self.tasks.job_of_task, self.tasks.job_key = self.job_of_task, self.job_key
+        self.actors.job_of_process, self.actors.job_key = self.job_of_process, self.job_key
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
@@ -296,6 +296,12 @@ class Node:
             if w.task is not None:
                 return w.task.job
         return self.job
+
+    def job_of_task(self, task_id: bytes) -> dict:
+        """The job a new task runs for: its submitter's (``job_of_process``)."""
+        if not self.clients.shared:  # only the node's own job has ever run here
+            return self.job
+        return self.job_of_process(task_owner(task_id))
 
     def job_key(self, job: dict) -> int:
         """A job as the scheduler shares the node between jobs: 0 for the node's own, else its number."""

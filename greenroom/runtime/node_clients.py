@@ -116,6 +116,7 @@ class Clients:
         self.add_path = add_path
         self.conns: dict[int, ClientConn] = {}
         self._jobs = 1  # job 1 is the head's own
+        self.shared = False  # a driver has attached: work may run for other jobs than the node's
         self.server: asyncio.AbstractServer | None = None
 
     async def listen(self, path: str) -> None:
@@ -154,6 +155,7 @@ class Clients:
         conn.role = msg.role
         if msg.role == DRIVER:
             self._jobs += 1
+            self.shared = True
             namespace = msg.namespace or f"anonymous-{os.urandom(4).hex()}"
             conn.job = {**self.node_job, "namespace": namespace, "job_id": job_id_hex(self._jobs)}
             self.add_path([str(p) for p in msg.path if isinstance(p, str)])

@@ -19,7 +19,6 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
-from greenroom.runtime.node_clients import task_owner
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
@@ -75,7 +74,7 @@ class Tasks:
         self.stream_raised = stream_raised  # a streaming task's error becomes its last item (node_streams.py)
         self.records: dict[bytes, TaskRecord] = {}
         # The job a process's work runs for, and a job's key in the scheduler (set by the node).
-        self.job_of_process: Callable[[int], dict] = lambda process: {}
+        self.job_of_task: Callable[[bytes], dict] = lambda task_id: {}
         self.job_key: Callable[[dict], int] = lambda job: 0
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
@@ -90,7 +89,7 @@ class Tasks:
         if spec.func_blob is not None:
             self.functions[spec.func_id] = spec.func_blob
         task = TaskRecord(spec, TaskState(spec.max_retries), created_at=self.loop.loop.time())
-        task.job = self.job_of_process(task_owner(spec.task_id))
+        task.job = self.job_of_task(spec.task_id)
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)

@@ -8,7 +8,10 @@ separate length prefix.
 
 from __future__ import annotations
 
+import collections
+import io
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
@@ -16,10 +19,35 @@ import msgpack
 
 PROTOCOL = 5
 
+# Classes with a reducer registered in this process (util.register_serializer): class -> reduce.
+_reducers: dict[type, Callable[[Any], tuple]] = {}
+
+
+def register_reducer(cls: type, reduce: Callable[[Any], tuple]) -> None:
+    """Pickle instances of exactly ``cls`` as ``reduce(obj)`` says, in this process."""
+    _reducers[cls] = reduce
+
+
+def deregister_reducer(cls: type) -> None:
+    _reducers.pop(cls, None)
+
+
+class _RegisteredPickler(cloudpickle.Pickler):
+    # The C pickler reads its dispatch table when it is made: a class attribute, not a late setattr.
+    dispatch_table = collections.ChainMap(_reducers, cloudpickle.Pickler.dispatch_table)  # noqa: RUF012 (shared on purpose)
+
+
+def _dumps(value: Any, buffer_callback: Any = None) -> bytes:
+    if not _reducers:
+        return cloudpickle.dumps(value, protocol=PROTOCOL, buffer_callback=buffer_callback)
+    out = io.BytesIO()
+    _RegisteredPickler(out, protocol=PROTOCOL, buffer_callback=buffer_callback).dump(value)
+    return out.getvalue()
+
 
 def dumps(value: Any) -> bytes:
     """Pickle a value (by value for ``__main__`` definitions, by reference otherwise)."""
-    return cloudpickle.dumps(value, protocol=PROTOCOL)
+    return _dumps(value)
 
 
 # Values of these exact types pickle the same with the C pickler (no code, no refs, no
@@ -58,7 +86,7 @@ def stream_unpacker() -> msgpack.Unpacker:
 
 def dumps_oob(value: Any, buffer_callback: Any) -> bytes:
     """Pickle with protocol-5 buffers (numpy arrays...) handed to ``buffer_callback``."""
-    return cloudpickle.dumps(value, protocol=PROTOCOL, buffer_callback=buffer_callback)
+    return _dumps(value, buffer_callback)
 
 
 def loads_oob(header: bytes, buffers: list) -> Any:

@@ -1,5 +1,7 @@
 """Ray's ``ray.util`` paths: placement groups, ActorPool, result helpers and node information.
 
+``register_serializer`` / ``deregister_serializer`` (also at ``greenroom.util.serialization``).
+
 Also at Ray's paths, imported on use: ``greenroom.util.queue`` (Queue, Empty,
 Full), ``greenroom.util.multiprocessing`` (Pool) and
 ``greenroom.util.scheduling_strategies``.
@@ -16,11 +18,13 @@ from greenroom.util.placement_group import (
     placement_group_table,
     remove_placement_group,
 )
+from greenroom.util.serialization import deregister_serializer, register_serializer
 
 __all__ = [
     "ActorPool",
     "PlacementGroup",
     "as_completed",
+    "deregister_serializer",
     "get_current_placement_group",
     "get_node_ip_address",
     "get_placement_group",
@@ -28,5 +32,6 @@ __all__ = [
     "map_unordered",
     "placement_group",
     "placement_group_table",
+    "register_serializer",
     "remove_placement_group",
 ]

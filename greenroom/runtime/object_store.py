@@ -156,8 +156,9 @@ def layout_size(buffers: list) -> int:
 
 
 def serialize(value: Any, allocate: Any, arena: Arena | None, object_id: bytes) -> bytes | list:
-    """A stored value's payload: pickle bytes, or ``[header, offset, lengths, id]`` with its
-    buffers written to the arena when they total at least INLINE_LIMIT bytes."""
+    """A stored value's payload: pickle bytes (framed with its buffers, serialization.FRAMED, when it
+    has some), or ``[header, offset, lengths, id]`` with its buffers written to the arena when they
+    total at least INLINE_LIMIT bytes."""
     buffers: list = []
     header = serialization.dumps_oob(value, buffers.append)
     if not buffers:
@@ -165,7 +166,7 @@ def serialize(value: Any, allocate: Any, arena: Arena | None, object_id: bytes) 
     raw = [b.raw() for b in buffers]
     size = layout_size(raw)
     if size < INLINE_LIMIT or arena is None:
-        return serialization.dumps(value)
+        return serialization.frame(header, raw)
     offset = allocate(size)
     lengths = arena.write(offset, raw)
     return [header, offset, lengths, object_id]

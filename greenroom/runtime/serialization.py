@@ -1,6 +1,9 @@
 """The one module that imports cloudpickle and msgpack.
 
-Values (functions, arguments, results) are cloudpickle protocol 5 bytes.
+Values (functions, arguments, results) are cloudpickle protocol 5 bytes. A value
+with protocol-5 buffers (numpy arrays...) is *framed*: its buffers travel beside
+its pickle, and ``loads`` maps them from the received bytes, without a copy and
+read-only, as Ray's object store gives them at every size.
 Wire messages are msgpack arrays written back to back on a stream: msgpack
 is self-delimiting, so a streaming ``Unpacker`` splits frames in C without a
 separate length prefix.
@@ -11,6 +14,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -67,7 +71,52 @@ def dumps_plain(value: Any) -> bytes:
     return pickle.dumps(value, protocol=PROTOCOL)
 
 
+# A framed value: FRAMED, the buffer count n, then n + 1 lengths (the pickle's, then each buffer's),
+# the pickle, and the buffers, each starting at a multiple of FRAME_ALIGN from the frame's start.
+# A pickle starts with its PROTO opcode (0x80), never FRAMED.
+FRAMED = 0
+FRAME_ALIGN = 64
+_FRAME_HEAD = struct.Struct("<BI")
+
+
+def dumps_framed(value: Any) -> bytes:
+    """Pickle a value whose buffers (numpy arrays...) ``loads`` gives back read-only, without a copy."""
+    buffers: list = []
+    header = _dumps(value, buffers.append)
+    return frame(header, [b.raw() for b in buffers]) if buffers else header
+
+
+def frame(header: bytes, buffers: list) -> bytes:
+    """A framed value from its out-of-band pickle and buffers (see ``FRAMED``)."""
+    lengths = [memoryview(b).nbytes for b in buffers]
+    parts = [_FRAME_HEAD.pack(FRAMED, len(buffers)), struct.pack(f"<{len(buffers) + 1}Q", len(header), *lengths),
+             header]  # fmt: skip
+    pos = sum(len(p) for p in parts)
+    for buf, n in zip(buffers, lengths):
+        pad = -pos % FRAME_ALIGN
+        parts += (bytes(pad), buf)
+        pos += pad + n
+    return b"".join(parts)
+
+
+def _loads_framed(data: bytes | memoryview) -> Any:
+    view = memoryview(data)
+    _, count = _FRAME_HEAD.unpack_from(view)
+    header_len, *lengths = struct.unpack_from(f"<{count + 1}Q", view, _FRAME_HEAD.size)
+    pos = _FRAME_HEAD.size + 8 * (count + 1)
+    header = view[pos : pos + header_len]
+    pos += header_len
+    buffers = []
+    for n in lengths:
+        pos += -pos % FRAME_ALIGN
+        buffers.append(view[pos : pos + n].toreadonly())
+        pos += n
+    return pickle.loads(header, buffers=buffers)
+
+
 def loads(data: bytes | memoryview) -> Any:
+    if data[0] == FRAMED:
+        return _loads_framed(data)
     return pickle.loads(data)
 
 

@@ -77,7 +77,7 @@ def encode_args(args: tuple, kwargs: dict, name: str) -> tuple[bytes, list, Pick
         kwargs = {k: (None if type(v) is ObjectRef else v) for k, v in kwargs.items()}
     try:
         with collecting() as pickled:
-            blob = serialization.dumps((args, kwargs))
+            blob = serialization.dumps_framed((args, kwargs))
         return blob, deps, pickled
     except Exception as e:  # the pickling error itself reaches the caller, explained
         if hasattr(e, "add_note"):  # Python 3.11+

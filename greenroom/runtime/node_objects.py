@@ -30,13 +30,18 @@ class ObjectLifetimes:
         self._held_by: dict[int, set[bytes]] = {}  # worker id -> objects it holds refs to
         self._unclaimed: dict[int, set[int]] = {}  # worker id -> blocks allocated, not yet delivered
 
-    def complete_returns(self, task_id: bytes, num_returns: int, kind: int, payloads: list,
+    def complete_returns(self, task_id: bytes, num_returns: int, kind: int | list, payloads: list,
                          contains: list | None = None) -> None:  # fmt: skip
-        """Store a task's (or actor call's) outcome in its return objects."""
+        """Store a task's (or actor call's) outcome in its return objects. ``kind``: one for all, or
+        one per return (a generator that raised part-way: its values, then its error)."""
         complete = self.objects.complete
         ids = [task_id + _FIRST] if num_returns == 1 else return_ids(task_id, num_returns)
-        for oid, payload in zip(ids, payloads):
-            complete(oid, kind, payload)
+        if type(kind) is list:
+            for oid, each, payload in zip(ids, kind, payloads):
+                complete(oid, each, payload)
+        else:
+            for oid, payload in zip(ids, payloads):
+                complete(oid, kind, payload)
         if contains:
             self.set_contains(ids, contains)
         for oid in ids:  # nobody may hold a ref any more (a task whose result was dropped)

@@ -83,6 +83,8 @@ class TaskHistory:
         """A remote function task finished (``task``: node_tasks.TaskRecord). Its spec is not
         kept (it holds the arguments): only what a row shows."""
         spec = task.spec
+        if type(kind) is list:  # values, then the error it raised part-way
+            kind, payloads = wire.TASK_ERROR, payloads[-1:]
         error = None if kind == wire.VALUE else error_type(kind, payloads[0] if payloads else None)
         self._add((spec.task_id, spec.name, spec.request, spec.placement,
                    _attempt(spec.max_retries, task.state.retries_left), task.assigned, task.pid,
@@ -90,6 +92,8 @@ class TaskHistory:
 
     def call_ended(self, call: Any, kind: int, payloads: list) -> None:
         """An actor call finished (``call``: actor_records.Call; ``call.actor`` its ActorRecord)."""
+        if type(kind) is list:  # values, then the error it raised part-way
+            kind, payloads = wire.TASK_ERROR, payloads[-1:]
         error = None if kind == wire.VALUE else error_type(kind, payloads[0] if payloads else None)
         self._add((call.task_id, call.name, call.actor, None, 0, None, None,
                    call.created_at, call.sent_at, time.monotonic(), error, kind, None))  # fmt: skip

@@ -189,8 +189,8 @@ class Tasks:
         follower = self.pipeline.hand_over(w, done.task_id, now, release=not gpu_wait)
         task.worker = None
         kind, payloads = done.kind, done.payloads
-        if kind == wire.TASK_ERROR:
-            decision = task.state.finished(True, lambda: self._retryable(spec, payloads[0]))
+        if kind == wire.TASK_ERROR or type(kind) is list:  # a list: values, then the error it raised
+            decision = task.state.finished(True, lambda: self._retryable(spec, payloads[-1]))
         else:
             decision = task.state.finished(False, None)
         if follower is not None:

@@ -160,12 +160,13 @@ class Hello(NamedTuple):
 
 
 class Done(NamedTuple):
-    """A call finished. ``kind``: VALUE or an error kind. ``contains``: ids of refs pickled
+    """A call finished. ``kind``: VALUE or an error kind, or a list of one per return (a generator
+    that raised part-way: VALUEs, then TASK_ERRORs). ``contains``: ids of refs pickled
     in the payloads. ``printed``: it wrote to stdout/stderr (forward that first).
     ``dropped``: reference events for refs the call let go, applied after the result."""
 
     task_id: bytes
-    kind: int
+    kind: int | list
     payloads: list
     contains: list
     printed: bool

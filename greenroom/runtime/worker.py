@@ -268,18 +268,14 @@ class Executor:
     def _results(self, result: Any, num_returns: int, name: str) -> tuple[int, list, list]:
         if num_returns == 1 and serialization.is_plain(result):
             return wire.VALUE, [serialization.dumps_plain(result)], []
+        raised = None
         if num_returns == 1:
             values = [result]
         else:
-            try:
-                values = list(result)
-            except TypeError:
-                if inspect.isgenerator(result):  # the generator itself raised it
-                    return self._task_error(name, *sys.exc_info())
-                values = None
-            except Exception:  # a generator returned with num_returns=n raised part-way
-                return self._task_error(name, *sys.exc_info())
-            if values is None or len(values) != num_returns:
+            values, raised = _consume(result)
+            if raised is not None and not (inspect.isgenerator(result) and 0 < len(values) < num_returns):
+                return self._task_error(name, *raised)
+            if values is None or (raised is None and len(values) != num_returns):
                 err = ValueError(
                     f"task {name!r} has num_returns={num_returns} but returned {type(result).__name__} "
                     f"{result!r:.200}; return a sequence of exactly {num_returns} values"
@@ -296,6 +292,10 @@ class Executor:
             explain(e, f"task {name!r} returned a value that cannot be pickled; return something picklable")
             return self._task_error(name, type(e), e, None)
         self.runtime.pin_handles(pickled.actors)
+        if raised is not None:  # a generator raised part-way: as in Ray, its values so far stay
+            _, [error], _ = self._task_error(name, *raised)
+            rest = num_returns - len(values)
+            return [wire.VALUE] * len(values) + [wire.TASK_ERROR] * rest, payloads + [error] * rest, pickled.objects
         return wire.VALUE, payloads, pickled.objects
 
     def current_object_id(self, index: int) -> bytes:
@@ -342,6 +342,22 @@ class Executor:
         if self.current_task is not None:
             raise KeyboardInterrupt
         self.interrupted = True
+
+
+def _consume(result: Any) -> tuple[list | None, tuple | None]:
+    """The values of a call's iterable result with num_returns > 1, and what it raised part-way
+    (exc_info), if it did; (None, None) for a result that is not iterable."""
+    try:
+        iterator = iter(result)
+    except TypeError:
+        return None, None
+    values: list = []
+    try:
+        for value in iterator:
+            values.append(value)  # noqa: PERF402 -- one by one: what came before an error is kept
+    except Exception:  # noqa: BLE001 -- whatever it raised is the task's error
+        return values, sys.exc_info()
+    return values, None
 
 
 def explain(error: BaseException, text: str) -> None:

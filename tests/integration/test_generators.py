@@ -19,6 +19,7 @@ from signal_helper import Signal, StartedFlag
 import greenroom as ray
 from greenroom.exceptions import ActorDiedError, TaskCancelledError, WorkerCrashedError
 from greenroom.runtime import state
+from greenroom.util.state import list_tasks
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -569,3 +570,48 @@ def test_a_worker_that_consumed_part_of_a_stream_leaves_nothing(gr):
     before = stored()
     assert ray.get(first_of.remote(5), timeout=30) == 0
     wait_for(lambda: stored() <= before, "the stream's values to be freed")
+
+
+# -- a generator called with an integer num_returns ------------------------------------------------
+
+
+@ray.remote
+def yields_then_raises(before: int):
+    for i in range(before):
+        yield np.full(3, i)
+    raise KeyError("part-way")
+
+
+@ray.remote
+class PartWay:
+    @ray.method(num_returns=3)
+    def values(self, before: int):
+        yield from range(before)
+        raise KeyError("part-way")
+
+
+def test_an_integer_num_returns_generator_keeps_what_it_yielded_before_raising(gr):
+    """As in Ray: the refs of the values yielded before the error hold them; the rest raise it."""
+    refs = yields_then_raises.options(num_returns=4).remote(2)
+    assert [r.tolist() for r in ray.get(refs[:2], timeout=30)] == [[0, 0, 0], [1, 1, 1]]
+    for ref in refs[2:]:
+        with pytest.raises(KeyError, match="part-way"):
+            ray.get(ref, timeout=30)
+    [row] = list_tasks(filters=[("name", "=", "yields_then_raises")])
+    assert (row["state"], row["error_type"]) == ("FAILED", "TASK_EXECUTION_EXCEPTION")
+
+
+def test_one_that_raises_before_any_value_fails_every_ref(gr):
+    refs = yields_then_raises.options(num_returns=3).remote(0)
+    for ref in refs:
+        with pytest.raises(KeyError, match="part-way"):
+            ray.get(ref, timeout=30)
+
+
+def test_an_actor_method_keeps_its_values_too(gr):
+    actor = PartWay.remote()
+    first, second, third = actor.values.remote(2)
+    assert ray.get([first, second], timeout=30) == [0, 1]
+    with pytest.raises(KeyError, match="part-way"):
+        ray.get(third, timeout=30)
+    assert ray.get(actor.values.remote(1)[0], timeout=30) == 0  # the actor lives on

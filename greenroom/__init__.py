@@ -32,7 +32,15 @@ def _connect_ray(cluster, **options):
     return connect(cluster, **options)
 
 
+def _start_dashboard(host, port):
+    """init(include_dashboard=True): imports the dashboard (and aiohttp) only now."""
+    from greenroom.dashboard import start_dashboard
+
+    return start_dashboard(host=host, port=port)
+
+
 _state.register_backend("ray", _connect_ray)
+_state.register_backend("dashboard", _start_dashboard)
 
 __version__ = "0.1.0"
 

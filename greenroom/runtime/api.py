@@ -18,7 +18,6 @@ logger = logging.getLogger("greenroom")
 
 _NOT_HONOURED = {
     "runtime_env": (None, {}),
-    "include_dashboard": (None, False),
     "local_mode": (False,),
     "_system_config": (None, {}),
     "storage": (None,),
@@ -57,6 +56,8 @@ def init(
     object_store_memory: int | None = None,
     ignore_reinit_error: bool = False,
     include_dashboard: bool | None = None,
+    dashboard_host: str = "127.0.0.1",
+    dashboard_port: int | None = None,
     log_to_driver: bool = True,
     logging_level: int | str = logging.INFO,
     namespace: str | None = None,
@@ -82,6 +83,10 @@ def init(
         resources: custom resources, e.g. ``{"accelerator": 2}``.
         object_store_memory: bytes the object store may hold.
         ignore_reinit_error: return the running instance instead of raising.
+        include_dashboard: True serves the dashboard from this process, on ``dashboard_host``
+            (a loopback address) and ``dashboard_port`` (default 8265, or a free port if that is
+            taken; 0 for a free one); ``dashboard_url`` in the result is its address with its
+            token. None or False (the default): no dashboard.
         log_to_driver: forward workers' stdout/stderr here, prefixed with their pid.
         namespace: the default namespace for named actors.
         _memory: the node's "memory" resource in bytes (default: this machine's memory).
@@ -111,7 +116,7 @@ def init(
         cluster = ray_cluster_address(address)
         if cluster is not None:
             given = {"num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources, "_memory": _memory,
-                     "object_store_memory": object_store_memory, "include_dashboard": include_dashboard,
+                     "object_store_memory": object_store_memory, "include_dashboard": include_dashboard or None,
                      "cpu_affinity": cpu_affinity or None, "_memory_usage_threshold": _memory_usage_threshold,
                      "_memory_monitor_refresh_ms": _memory_monitor_refresh_ms}  # fmt: skip
             for key, value in given.items():
@@ -139,12 +144,12 @@ def init(
                 raise TypeError(f"init() got an unexpected argument {key!r}")
             if value not in _NOT_HONOURED[key]:
                 raise ValueError(f"init({key}={value!r}) is not supported by greenroom on one machine; remove it")
-        if include_dashboard:
-            raise ValueError(
-                "init(include_dashboard=True): greenroom's dashboard runs beside a head "
-                "(`greenroom start --head --dashboard`, or `greenroom dashboard`) or from this driver "
-                "(greenroom.dashboard.start_dashboard()); remove the argument"
-            )
+        if include_dashboard not in (None, True, False):
+            raise TypeError(f"init(include_dashboard={include_dashboard!r}): expected True, False or None")
+        if dashboard_port is not None and (isinstance(dashboard_port, bool) or not isinstance(dashboard_port, int)
+                                           or not 0 <= dashboard_port <= 65535):  # fmt: skip
+            raise ValueError(f"init(dashboard_port={dashboard_port!r}): expected a port number (0 for a free one)")
+        dashboard = (dashboard_host, dashboard_port) if include_dashboard else None
         if address is not None and not isinstance(address, str):
             raise TypeError(f"init(address={address!r}): expected a string such as 'auto'")
         if address not in (None, "local", "auto") and not head_files.is_socket_address(address):
@@ -165,7 +170,7 @@ def init(
             if namespace is not None and not isinstance(namespace, str):
                 raise TypeError(f"init(namespace={namespace!r}): expected a string")
             logger.setLevel(logging_level)
-            return _attach(head, namespace, log_to_driver)
+            return _with_dashboard(_attach(head, namespace, log_to_driver), dashboard)
         _check_amount("num_cpus", num_cpus)
         _check_amount("num_gpus", num_gpus, integral=True)
         _check_amount("object_store_memory", object_store_memory, integral=True)
@@ -187,8 +192,37 @@ def init(
         enforcement = _enforcement(cpu_affinity, _enforce, _memory_usage_threshold,
                                    _memory_monitor_refresh_ms)  # fmt: skip
         logger.setLevel(logging_level)
-        return _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
-                            object_store_memory, enforcement)  # fmt: skip
+        context = _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
+                               object_store_memory, enforcement)  # fmt: skip
+        return _with_dashboard(context, dashboard)
+
+
+DEFAULT_DASHBOARD_PORT = 8265  # Ray's
+
+
+def _with_dashboard(context: InitContext, dashboard: tuple[str, int | None] | None) -> InitContext:
+    """With ``dashboard`` (host, port): serve the dashboard beside the node just started; one
+    that can't start stops the node again and raises."""
+    if dashboard is None:
+        return context
+    host, port = dashboard
+    rt = state.current()
+    serve = state.backend("dashboard")
+    try:
+        try:
+            running = serve(host, DEFAULT_DASHBOARD_PORT if port is None else port)
+        except RuntimeError:
+            if port is not None:
+                raise
+            running = serve(host, 0)  # Ray's port is taken (another dashboard): any free one
+    except BaseException:
+        state.set_runtime(None)
+        rt.shutdown()
+        raise
+    rt.dashboard = running
+    context["dashboard_url"] = running.url
+    print(f"greenroom: the dashboard is at {running.url}", flush=True)
+    return context
 
 
 def ray_cluster_address(address: str | None) -> tuple[str, str] | None:
@@ -291,6 +325,9 @@ def shutdown() -> None:
         if rt is None or not hasattr(rt, "shutdown"):
             return
         state.set_runtime(None)
+        dashboard = getattr(rt, "dashboard", None)
+        if dashboard is not None:
+            dashboard.stop()
         rt.shutdown()
 
 

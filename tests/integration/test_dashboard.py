@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import urllib.error
 import urllib.request
 
@@ -139,3 +140,35 @@ def test_tune_publishes_its_trial_table_for_the_dashboard(gr, tmp_path):
     assert sorted((t["config"]["x"], t["status"], t["metrics"]["score"]) for t in table["trials"]) == [
         ("1", "TERMINATED", 1), ("2", "TERMINATED", 2),
     ]  # fmt: skip
+
+
+def test_init_include_dashboard_serves_it_beside_the_node_until_shutdown(capsys):
+    """init(include_dashboard=True): the context's dashboard_url (with its token) serves the page and
+    the node's snapshot; shutdown() stops it (the leak check sees its threads go)."""
+    context = ray.init(num_cpus=1, num_gpus=0, include_dashboard=True, dashboard_port=0)
+    try:
+        url = context["dashboard_url"]
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url and url in capsys.readouterr().out
+        assert _status(url) == 200 and _status(url.split("?")[0]) == 403
+        with urllib.request.urlopen(url.replace("/?", "/api/snapshot?"), timeout=10) as r:
+            assert json.load(r)["running"] is True
+    finally:
+        ray.shutdown()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=5)
+
+
+def test_a_dashboard_that_cannot_start_leaves_no_node():
+    """A non-loopback host or a port taken: init raises, and no node is left running."""
+    with pytest.raises(ValueError, match="loopback"):
+        ray.init(num_cpus=1, num_gpus=0, include_dashboard=True, dashboard_host="0.0.0.0")
+    assert not ray.is_initialized()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with pytest.raises(RuntimeError, match="could not serve"):
+            ray.init(num_cpus=1, num_gpus=0, include_dashboard=True, dashboard_port=taken.getsockname()[1])
+    assert not ray.is_initialized()
+    with pytest.raises(ValueError, match="dashboard_port"):
+        ray.init(num_cpus=1, include_dashboard=True, dashboard_port=-1)
+    assert not ray.is_initialized()

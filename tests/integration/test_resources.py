@@ -245,7 +245,7 @@ def test_init_twice_raises(shut_down_after):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        pytest.param({"include_dashboard": True}, id="include_dashboard"),
+        pytest.param({"local_mode": True}, id="local_mode"),
         pytest.param({"runtime_env": {"pip": ["x"]}}, id="runtime_env-pip"),
     ],
 )

@@ -57,12 +57,13 @@ PINNED_ALL = {
     ],
     "greenroom.air": ["Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "ScalingConfig", "session"],
     # Ray's ray.util.__all__ names greenroom has (ActorPool, get_node_ip_address, list_named_actors,
-    # register_serializer, deregister_serializer),
+    # register_serializer, deregister_serializer, inspect_serializability),
     # as_completed and map_unordered (documented at ray.util), and PlacementGroup.
     "greenroom.util": [
         "ActorPool", "PlacementGroup", "as_completed", "deregister_serializer", "get_current_placement_group",
-        "get_node_ip_address", "get_placement_group", "list_named_actors", "map_unordered", "placement_group",
-        "placement_group_table", "register_serializer", "remove_placement_group",
+        "get_node_ip_address", "get_placement_group", "inspect_serializability", "list_named_actors",
+        "map_unordered", "placement_group", "placement_group_table", "register_serializer",
+        "remove_placement_group",
     ],
     # Ray's ray.util.state functions greenroom has (no jobs, logs, runtime envs or cluster events).
     "greenroom.util.state": [

@@ -61,6 +61,27 @@ def detect_gpus() -> int:
     return count
 
 
+def detect_gpu_name() -> str | None:
+    """NVML's name of the first GPU this process sees ("NVIDIA H100 80GB HBM3"), or None."""
+    visible = driver_visible_gpus()
+    if visible == []:
+        return None
+    index = int(visible[0]) if visible and visible[0].isdigit() else 0  # (a UUID: the first device)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(index))
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return None
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def results_dir() -> str:
     """Where Tune writes experiments by default: $GREENROOM_RESULTS_DIR or ~/greenroom_results."""
     return os.environ.get("GREENROOM_RESULTS_DIR") or os.path.join("~", "greenroom_results")

@@ -63,6 +63,7 @@ class ActorClass:
             "request": parse_resources(
                 num_cpus=options.get("num_cpus"), num_gpus=options.get("num_gpus"),
                 memory=options.get("memory"), resources=options.get("resources"), default_cpus=0,
+                accelerator_type=options.get("accelerator_type"),
             ),
             "scheduling": scheduling_of(options),
             "max_restarts": _int(options, "max_restarts", 0, -1),

@@ -10,9 +10,11 @@ from typing import Any, Sequence
 
 from greenroom import _config as config
 from greenroom.runtime import head_files, limits, state
+from greenroom.runtime.accelerators import accelerator_type_of
 from greenroom.runtime.generators import ObjectRefGenerator
 from greenroom.runtime.limits import NodeEnforcement, parse_enforce
 from greenroom.runtime.object_ref import ObjectRef
+from greenroom.scheduler.resources import ACCELERATOR_TYPE_PREFIX
 
 logger = logging.getLogger("greenroom")
 
@@ -279,6 +281,9 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
         "node:__internal_head__": 1.0,
         **resources,
     }
+    model = accelerator_type_of(config.detect_gpu_name()) if total["GPU"] > 0 else None
+    if model is not None:  # Ray's: a node with GPUs of one model has "accelerator_type:<model>": 1
+        total.setdefault(ACCELERATOR_TYPE_PREFIX + model, 1.0)
     gpu_names = config.driver_visible_gpus()
     store = object_store_memory or int(config.machine_memory() * 0.3)  # Ray's default share
     job = {

@@ -24,7 +24,7 @@ STREAMING, DYNAMIC = "streaming", "dynamic"
 GENERATOR_MODES = (STREAMING, DYNAMIC)  # num_returns of a generator task (Ray's names)
 
 # Accepted only with their "does nothing" value: anything else can't be honoured here.
-_UNSUPPORTED = {"runtime_env": (None, {}), "accelerator_type": (None,), "_metadata": (None,), "label_selector": (None, {})}
+_UNSUPPORTED = {"runtime_env": (None, {}), "_metadata": (None,), "label_selector": (None, {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +139,7 @@ def task_options(options: dict, is_generator: bool = False) -> TaskOptions:
         memory=options.get("memory"),
         resources=options.get("resources"),
         default_cpus=1.0,
+        accelerator_type=options.get("accelerator_type"),
     )
     generator = generator_of(options, is_generator, "@remote")
     num_returns = 1 if generator else _int_option(options, "num_returns", 1, 1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from greenroom.scheduler.cpus import CpuGrant, CpuPool
 from greenroom.scheduler.gpus import GpuGrant, GpuPool
-from greenroom.scheduler.resources import UNIT, ResourceSet, from_units
+from greenroom.scheduler.resources import ACCELERATOR_TYPE_PREFIX, UNIT, ResourceSet, from_units
 
 __all__ = ["Allocation", "ResourcePool"]
 
@@ -122,6 +122,15 @@ class ResourcePool:
             if asked <= 0:
                 continue
             have = self._total.get(name)
+            if have == 0 and name.startswith(ACCELERATOR_TYPE_PREFIX):
+                models = [n[len(ACCELERATOR_TYPE_PREFIX):] for n, _ in self._total.amounts
+                          if n.startswith(ACCELERATOR_TYPE_PREFIX)]  # fmt: skip
+                return (
+                    f"request {request.describe()} can never be scheduled: it asks for "
+                    f"accelerator_type={name[len(ACCELERATOR_TYPE_PREFIX):]!r} but {label}'s GPUs are "
+                    f"{', '.join(map(repr, models)) if models else 'of no model NVML names (or there are none)'}"
+                    f"; remove accelerator_type, or start the node with resources={{{name!r}: 1}}"
+                )
             if have == 0:
                 return (
                     f"request {request.describe()} can never be scheduled: it asks for "

@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["UNIT", "ResourceSet", "from_units", "parse_resources", "to_units"]
+__all__ = ["ACCELERATOR_TYPE_PREFIX", "UNIT", "ResourceSet", "from_units", "parse_resources", "to_units"]
 
 UNIT = 10_000
 
@@ -147,6 +147,10 @@ class ResourceSet:
         return f"ResourceSet({self.describe()})"
 
 
+ACCELERATOR_TYPE_PREFIX = "accelerator_type:"  # a node resource: 1 on a node whose GPUs are that model
+ACCELERATOR_TYPE_SLIVER = 0.001  # what a request for a model takes of it (Ray's)
+
+
 def parse_resources(
     *,
     num_cpus: float | None = None,
@@ -154,6 +158,7 @@ def parse_resources(
     memory: float | None = None,
     resources: Mapping[str, float] | None = None,
     default_cpus: float = 1.0,
+    accelerator_type: str | None = None,
 ) -> ResourceSet:
     """Build a request from Ray-style options (`@remote(num_cpus=..., ...)`).
 
@@ -162,6 +167,8 @@ def parse_resources(
         num_gpus: GPUs; below 1 shares one device, above 1 must be whole.
         memory: bytes.
         resources: custom resources, name -> amount.
+        accelerator_type: a GPU model (``"H100"``, see util.accelerators): a sliver of the node
+            resource ``accelerator_type:H100``, which a node with that model has (as in Ray).
 
     Raises:
         TypeError: an amount is not a number, or `resources` is not a dict of str.
@@ -198,4 +205,9 @@ def parse_resources(
                     f"use {_RESERVED[name]}= instead"
                 )
             amounts[name] = to_units(value, name=f"resources[{name!r}]")
+    if accelerator_type is not None:
+        if not isinstance(accelerator_type, str) or not accelerator_type:
+            raise TypeError(f"accelerator_type={accelerator_type!r}: expected a GPU model such as 'H100' "
+                            "(greenroom.util.accelerators names them)")  # fmt: skip
+        amounts[ACCELERATOR_TYPE_PREFIX + accelerator_type] = to_units(ACCELERATOR_TYPE_SLIVER, name="accelerator_type")
     return ResourceSet.from_units(amounts)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from greenroom.tune.execution.capacity import UNIT, to_units
+from greenroom.util.accelerators import ACCELERATOR_TYPE_PREFIX, ACCELERATOR_TYPE_SLIVER
 from greenroom.tune.resources import PlacementGroupFactory
 from greenroom.tune.search.sample import Domain
 
@@ -62,11 +63,10 @@ class ScalingConfig:
             raise ValueError(
                 f"ScalingConfig(placement_strategy={self.placement_strategy!r}): expected one of {_STRATEGIES}"
             )
-        if self.accelerator_type is not None:
-            raise ValueError(
-                f"ScalingConfig(accelerator_type={self.accelerator_type!r}): greenroom runs on one machine "
-                "whose GPUs are all alike; remove accelerator_type"
-            )
+        if self.accelerator_type is not None and (not isinstance(self.accelerator_type, str)
+                                                  or not self.accelerator_type):  # fmt: skip
+            raise TypeError(f"ScalingConfig(accelerator_type={self.accelerator_type!r}): expected a GPU model "
+                            "such as 'H100' (greenroom.util.accelerators names them)")  # fmt: skip
         for name in ("resources_per_worker", "trainer_resources"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Mapping):
@@ -103,10 +103,13 @@ class ScalingConfig:
     def worker_bundle(self) -> dict[str, float]:
         """What each worker holds (Ray's ``_resources_per_worker_not_none``)."""
         if self.resources_per_worker is None:
-            return {"GPU": 1.0} if self.use_gpu else {"CPU": 1.0}
-        bundle = {k: float(v) for k, v in self.resources_per_worker.items() if v}
-        if self.use_gpu:
-            bundle.setdefault("GPU", 1.0)
+            bundle = {"GPU": 1.0} if self.use_gpu else {"CPU": 1.0}
+        else:
+            bundle = {k: float(v) for k, v in self.resources_per_worker.items() if v}
+            if self.use_gpu:
+                bundle.setdefault("GPU", 1.0)
+        if self.accelerator_type:  # as Ray's: a sliver of the node's accelerator_type:<model>
+            bundle[ACCELERATOR_TYPE_PREFIX + self.accelerator_type] = ACCELERATOR_TYPE_SLIVER
         return bundle
 
     _resources_per_worker_not_none = worker_bundle

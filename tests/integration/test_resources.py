@@ -158,6 +158,35 @@ def test_unknown_custom_resource_is_unschedulable(gr):
         assigned.options(resources={"no_such_thing": 1}).remote()
 
 
+@greenroom.remote(accelerator_type="H100")
+class OnAnH100:
+    def assigned(self):
+        return greenroom.get_runtime_context().get_assigned_resources()
+
+
+def test_accelerator_type_runs_only_where_the_model_is(shut_down_after):
+    """accelerator_type="H100" asks for 0.001 of the node resource accelerator_type:H100 (a node
+    with H100s has 1, from NVML; here it is given by hand): tasks and actors run on it and hold
+    their sliver; a node without the model refuses them at once, saying which it has."""
+    from greenroom.util.accelerators import NVIDIA_H100
+
+    greenroom.init(num_cpus=2, num_gpus=0)
+    assert not [k for k in greenroom.cluster_resources() if k.startswith("accelerator_type:")]  # no GPU here
+    with pytest.raises(TaskUnschedulableError, match="accelerator_type='H100' but this node's GPUs are of no"):
+        assigned.options(accelerator_type=NVIDIA_H100).remote()
+    with pytest.raises(greenroom.exceptions.ActorUnschedulableError, match="accelerator_type='H100'"):
+        OnAnH100.remote()
+    greenroom.shutdown()
+    greenroom.init(num_cpus=2, num_gpus=2, resources={"accelerator_type:H100": 1})
+    got = greenroom.get(assigned.options(num_gpus=1, accelerator_type=NVIDIA_H100).remote(), timeout=DEADLINE_S)
+    assert got == {"CPU": 1.0, "GPU": 1.0, "accelerator_type:H100": 0.001}
+    actor = OnAnH100.remote()
+    assert greenroom.get(actor.assigned.remote(), timeout=DEADLINE_S) == {"accelerator_type:H100": 0.001}
+    assert greenroom.available_resources()["accelerator_type:H100"] == pytest.approx(0.999)
+    with pytest.raises(TaskUnschedulableError, match="accelerator_type='A100' but this node's GPUs are 'H100'"):
+        assigned.options(accelerator_type="A100").remote()
+
+
 def test_more_memory_than_the_node_has_is_unschedulable(shut_down_after):
     """memory above the node's total raises TaskUnschedulableError naming memory."""
     greenroom.init(num_cpus=2, num_gpus=0, _memory=10**9)

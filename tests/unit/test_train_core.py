@@ -59,13 +59,21 @@ def test_fit_bundles_hold_the_trainer_only_if_asked():
         ({"resources_per_worker": {"CPU": 0}}, "reserves nothing"),
         ({"resources_per_worker": {"cpu": 1}}, "'CPU' and 'GPU'"),
         ({"placement_strategy": "PACKED"}, "placement_strategy='PACKED'"),
-        ({"accelerator_type": "A100"}, "accelerator_type"),
     ],
 )
 def test_bad_scaling_configs_fail_at_construction(kwargs, match):
     """Each malformed ScalingConfig raises ValueError naming the field."""
     with pytest.raises(ValueError, match=match):
         ScalingConfig(**kwargs)
+
+
+def test_accelerator_type_takes_a_sliver_of_the_model_per_worker():
+    """As Ray's: each worker's bundle asks for 0.001 of the node resource accelerator_type:<model>."""
+    scaling = ScalingConfig(num_workers=2, use_gpu=True, accelerator_type="A100")
+    assert scaling.worker_bundle == {"GPU": 1.0, "accelerator_type:A100": 0.001}
+    assert scaling.fit_bundles() == [scaling.worker_bundle] * 2
+    with pytest.raises(TypeError, match="accelerator_type=''"):
+        ScalingConfig(accelerator_type="")
 
 
 def test_a_search_space_in_a_scaling_config_is_recognised():

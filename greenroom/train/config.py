@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from greenroom.tune.execution.capacity import UNIT, to_units
-from greenroom.util.accelerators import ACCELERATOR_TYPE_PREFIX, ACCELERATOR_TYPE_SLIVER
 from greenroom.tune.resources import PlacementGroupFactory
 from greenroom.tune.search.sample import Domain
+from greenroom.util.accelerators import ACCELERATOR_TYPE_PREFIX, ACCELERATOR_TYPE_SLIVER
 
 _STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 _DEFAULT_TRAINER = {"CPU": 1.0}

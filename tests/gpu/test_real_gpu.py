@@ -75,6 +75,23 @@ def cuda_view() -> dict:
     return view
 
 
+
+def test_the_node_names_its_gpu_model_and_accelerator_type_runs_there(gr_gpu):
+    """NVML's name of the GPU becomes the node resource accelerator_type:<model> (1), and a task
+    asking for that model runs."""
+    from greenroom._config import detect_gpu_name
+    from greenroom.runtime.accelerators import accelerator_type_of
+
+    model = accelerator_type_of(detect_gpu_name())
+    assert model and model.replace("-", " ").split()[-1] in detect_gpu_name()
+    assert greenroom.cluster_resources()[f"accelerator_type:{model}"] == 1.0
+
+    @greenroom.remote(num_gpus=1, accelerator_type=model)
+    def ids():
+        return greenroom.get_gpu_ids()
+
+    assert len(greenroom.get(ids.remote(), timeout=DEADLINE_S)) == 1
+
 def test_init_detects_the_machines_gpus(gr_gpu):
     """init() without num_gpus reports what NVML and PyTorch count."""
     assert greenroom.cluster_resources()["GPU"] == torch.cuda.device_count() == detect_gpus()

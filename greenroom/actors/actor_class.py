@@ -11,7 +11,7 @@ from greenroom.actors.methods import describe_methods
 from greenroom.runtime import binding, serialization, state, wire
 from greenroom.runtime.actor_worker import is_async_class
 from greenroom.runtime.limits import parse_enforce
-from greenroom.runtime.options import check_names, scheduling_of
+from greenroom.runtime.options import check_names, env_vars_of, scheduling_of
 from greenroom.runtime.signature import CallShape, check_call
 from greenroom.runtime.task_spec import encode_args
 from greenroom.scheduler.resources import parse_resources
@@ -72,6 +72,7 @@ class ActorClass:
             "max_pending_calls": _int(options, "max_pending_calls", -1, -1),
             "concurrency_groups": groups,
             "enforce": parse_enforce(options.get("_enforce", True), "_enforce"),
+            "env_vars": sorted(env_vars_of(options.get("runtime_env"), f"actor class {self._name}").items()),
         }  # fmt: skip
 
     def _concurrency_groups(self, groups: Any) -> dict:
@@ -126,7 +127,7 @@ class ActorClass:
             detached=self._raw.get("lifetime") == "detached", methods=self._methods,
             pins=pickled.actors, ref_pins=pickled.objects, capture=capture,
             concurrency_groups=opts["concurrency_groups"], max_pending_calls=opts["max_pending_calls"],
-            enforce=opts["enforce"],
+            enforce=opts["enforce"], env_vars=[list(p) for p in opts["env_vars"]] or None,
         )  # fmt: skip
         info = rt.call("create_actor", spec, 0, bool(self._raw.get("get_if_exists", False)))
         return ActorHandle(*info)

@@ -20,7 +20,7 @@ from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.object_ref import return_ids
-from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
+from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit, with_env_vars
 from greenroom.scheduler.errors import Unschedulable
 from greenroom.scheduler.queue import Scheduler
 from greenroom.scheduler.resources import ResourceSet
@@ -50,9 +50,7 @@ class ActorHost:
         self.stream_raised = stream_raised  # a streaming call's error becomes its last item (node_streams.py)
         self.actors: dict[bytes, ActorRecord] = {}
         self.names: dict[tuple[str, str], bytes] = {}
-        # The job a process's work runs for, and a job's key in the scheduler (set by the node).
-        self.job_of_process: Callable[[int], dict] = lambda process: {}
-        self.job_key: Callable[[dict], int] = lambda job: 0
+        self.jobs: Any = None  # node_jobs.Jobs: whose work an actor is (set by the node)
 
     # -- creation ------------------------------------------------------------------------
     def create(self, spec: wire.ActorSpec, owner: int, get_if_exists: bool) -> list:
@@ -71,7 +69,8 @@ class ActorHost:
         if reason:
             raise exceptions.ActorUnschedulableError(f"actor {spec.class_name}: {reason}")
         rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner, request, placement)
-        rec.job = self.job_of_process(owner)
+        rec.job = self.jobs.of_process(owner)
+        rec.env_vars = spec.env_vars if spec.env_vars is not None else self.jobs.env_vars_of_process(owner)
         rec.created_at = self.loop.loop.time()
         rec.holders.add(owner)
         self.actors[spec.actor_id] = rec
@@ -135,7 +134,7 @@ class ActorHost:
                 self._die(rec, f"an argument of its constructor failed: {payload_text(entry.payload)}")
                 return
         try:
-            self.scheduler.submit(rec.spec.actor_id, rec.request, rec.placement, self.job_key(rec.job))
+            self.scheduler.submit(rec.spec.actor_id, rec.request, rec.placement, self.jobs.key(rec.job))
         except Unschedulable as e:
             self._die(rec, str(e))
             return
@@ -161,7 +160,8 @@ class ActorHost:
             self._die(rec, broken)
             return
         enforce = rec.spec.enforce & self.enforce
-        w = self.pool.spawn(*self.gpus.worker_for(rec.allocation, rec.assigned[1], enforce))
+        key, env = self.gpus.worker_for(rec.allocation, rec.assigned[1], enforce)
+        w = self.pool.spawn(*with_env_vars(key, env, rec.env_vars))
         w.actor = rec
         rec.worker = rec.last_worker = w
 

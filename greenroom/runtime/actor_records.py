@@ -58,7 +58,8 @@ class ActorRecord:
     ctor_unpinned: bool = False  # constructor arguments are kept (for restarts) until death
     pid: int | None = None  # of its current (or last) process
     deps_pending: int = 0
-    job: Any = None  # the job it was created for (Node.job_of_process), for its whole life
+    job: Any = None  # the job it was created for (node_jobs.Jobs), for its whole life
+    env_vars: Any = None  # its runtime_env env_vars ((name, value) pairs), or its creator's
     init_sent_at: float = 0.0
     created_at: float = 0.0  # loop time it reached the node (the state API)
     created: bool = False  # its constructor returned, once at least

@@ -13,13 +13,13 @@ from greenroom.runtime import head_files, limits, state
 from greenroom.runtime.accelerators import accelerator_type_of
 from greenroom.runtime.generators import ObjectRefGenerator
 from greenroom.runtime.limits import NodeEnforcement, parse_enforce
+from greenroom.runtime.options import env_vars_of
 from greenroom.runtime.object_ref import ObjectRef
 from greenroom.scheduler.resources import ACCELERATOR_TYPE_PREFIX
 
 logger = logging.getLogger("greenroom")
 
 _NOT_HONOURED = {
-    "runtime_env": (None, {}),
     "local_mode": (False,),
     "_system_config": (None, {}),
     "storage": (None,),
@@ -139,6 +139,7 @@ def init(
                          log_to_driver=log_to_driver, logging_level=logging_level)  # fmt: skip
             state.set_runtime(rt)
             return rt.init_context
+        env_vars = env_vars_of(kwargs.pop("runtime_env", None), "init")
         for key, value in kwargs.items():
             if key in _ACCEPTED:
                 continue
@@ -171,6 +172,11 @@ def init(
                 )
             if namespace is not None and not isinstance(namespace, str):
                 raise TypeError(f"init(namespace={namespace!r}): expected a string")
+            if env_vars:
+                raise ValueError(
+                    f"init(address={address!r}, runtime_env={{'env_vars': ...}}): the head's workers serve every "
+                    "driver; set the variables in the environment of `greenroom start --head` instead"
+                )
             logger.setLevel(logging_level)
             return _with_dashboard(_attach(head, namespace, log_to_driver), dashboard)
         _check_amount("num_cpus", num_cpus)
@@ -195,7 +201,7 @@ def init(
                                    _memory_monitor_refresh_ms)  # fmt: skip
         logger.setLevel(logging_level)
         context = _start_local(num_cpus, num_gpus, resources or {}, _memory, log_to_driver, namespace,
-                               object_store_memory, enforcement)  # fmt: skip
+                               object_store_memory, enforcement, env_vars)  # fmt: skip
         return _with_dashboard(context, dashboard)
 
 
@@ -265,7 +271,7 @@ def _enforcement(cpu_affinity: Any, enforce: Any, threshold: Any, refresh_ms: An
 
 
 def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace, object_store_memory,
-                 enforcement) -> InitContext:  # fmt: skip
+                 enforcement, env_vars) -> InitContext:  # fmt: skip
     import uuid
 
     from greenroom.runtime.driver import DriverRuntime
@@ -295,7 +301,7 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
     node = Node(
         ResourceSet.from_dict(total), log_to_driver=log_to_driver, gpu_names=gpu_names, store_size=store,
         job=job, preload=["greenroom"],  # workers start with the public API imported
-        enforcement=enforcement,
+        enforcement=enforcement, env_vars=env_vars,
     )  # fmt: skip
     try:
         node.start()

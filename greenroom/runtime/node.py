@@ -42,9 +42,10 @@ from greenroom.runtime.actor_host import ActorHost
 from greenroom.runtime.assignments import Assignments
 from greenroom.runtime.handles import ACTOR, OBJECT
 from greenroom.runtime.limits import CPU_AFFINITY, NodeEnforcement
-from greenroom.runtime.node_clients import ClientConn, Clients, job_number, task_owner
+from greenroom.runtime.node_clients import ClientConn, Clients, task_owner
 from greenroom.runtime.node_gets import BlockingGets
 from greenroom.runtime.node_gpus import GpuMemory
+from greenroom.runtime.node_jobs import Jobs
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_memory import NodeMemory
 from greenroom.runtime.node_objects import ObjectLifetimes
@@ -67,7 +68,7 @@ class Node:
     def __init__(
         self, total: ResourceSet, *, log_to_driver: bool = True, gpu_names: list[str] | None = None,
         store_size: int = 1 << 30, job: dict | None = None, preload: list[str] | None = None,
-        enforcement: NodeEnforcement | None = None,
+        enforcement: NodeEnforcement | None = None, env_vars: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.job = job or {"namespace": "default", "job_id": "01000000", "node_id": "", "node_ip": "127.0.0.1"}
         self.namespace = self.job["namespace"]  # the job's: named actors created without one go here
@@ -87,7 +88,7 @@ class Node:
         self.pool = WorkerPool(
             self._on_message, self._on_worker_ready, self._on_worker_lost, log_to_driver,
             on_zygote_lost=self._on_zygote_lost, arena=self.arena, on_handler_error=self._on_handler_error,
-            preload=preload, job=self.job,
+            preload=preload, job=self.job, env_vars=env_vars,
         )  # fmt: skip
         self.lifetimes = ObjectLifetimes(self.objects, self.allocator)
         self.placement = PlacementGroups(self.scheduler, self.objects, self._schedule)
@@ -111,8 +112,7 @@ class Node:
                            drop_get=self.gets.drop, **shared)  # fmt: skip
         self.clients = Clients(next_id=self.pool.new_id, job=self.job, store=self.arena, on_message=self._on_message,
                                on_lost=self._on_client_lost, add_path=self.pool.add_path)  # fmt: skip
-        self.tasks.job_of_task, self.tasks.job_key = self.job_of_task, self.job_key
-        self.actors.job_of_process, self.actors.job_key = self.job_of_process, self.job_key
+        self.jobs = self.tasks.jobs = self.actors.jobs = Jobs(self.job, self.clients, self.pool)
 
     # -- lifecycle (driver thread) ---------------------------------------------------------
     def start(self) -> None:
@@ -281,32 +281,6 @@ class Node:
         self.streams.process_gone(process)
         self.lifetimes.release_process(process)
 
-    # -- jobs --------------------------------------------------------------------------------
-    def job_of_process(self, process: int) -> dict:
-        """The job the work ``process`` submits runs for: an attached driver's own; for a worker,
-        the job of the task or actor it runs (nested work stays in its driver's job); else the
-        node's own (the embedded driver's, or the head's)."""
-        conn = self.clients.conns.get(process)
-        if conn is not None:
-            return conn.job
-        w = self.pool.workers.get(process)
-        if w is not None:
-            if w.actor is not None:
-                return w.actor.job
-            if w.task is not None:
-                return w.task.job
-        return self.job
-
-    def job_of_task(self, task_id: bytes) -> dict:
-        """The job a new task runs for: its submitter's (``job_of_process``)."""
-        if not self.clients.shared:  # only the node's own job has ever run here
-            return self.job
-        return self.job_of_process(task_owner(task_id))
-
-    def job_key(self, job: dict) -> int:
-        """A job as the scheduler shares the node between jobs: 0 for the node's own, else its number."""
-        return 0 if job is self.job else job_number(job["job_id"])
-
     # -- the API (through call(), on the loop) ------------------------------------------------
     def api_cancel(self, object_id: bytes, force: bool) -> None:
         if not self.tasks.cancel(object_id, force):
@@ -319,7 +293,7 @@ class Node:
     def api_create_actor(self, spec: Any, owner: int, get_if_exists: bool) -> list:
         spec = wire.ActorSpec._make(spec)
         if spec.namespace is None:  # the job's
-            spec = spec._replace(namespace=self.job_of_process(owner)["namespace"])
+            spec = spec._replace(namespace=self.jobs.of_process(owner)["namespace"])
         return self.actors.create(spec, owner, get_if_exists)
 
     def api_get_actor(self, name: str, namespace: str | None) -> list:

@@ -64,7 +64,7 @@ class Pipeline:
         estimate = self._run_time.get(spec.func_id)
         if estimate is None or estimate > PIPELINE_BELOW_S:
             return
-        key = self.scheduler.take_follower(spec.task_id, self._can_follow)
+        key = self.scheduler.take_follower(spec.task_id, lambda k: self._can_follow(k, spec.env_vars))
         if key is None:
             return
         follower = self.records[key]
@@ -75,9 +75,10 @@ class Pipeline:
         self.sent_ahead += 1
         self.send_exec(w, follower)
 
-    def _can_follow(self, key: bytes) -> bool:
+    def _can_follow(self, key: bytes, env_vars: Any) -> bool:
         task = self.records.get(key)  # None for an actor's creation, which is queued too
-        return task is not None and task.state.can_follow() and not task.spec.max_calls
+        return (task is not None and task.state.can_follow() and not task.spec.max_calls
+                and task.spec.env_vars == env_vars)  # its worker was started with the leader's  # fmt: skip
 
     def note_run_time(self, w: WorkerProc, func_id: bytes, now: float) -> None:
         took = now - w.started_at

@@ -63,7 +63,7 @@ def serve(node: Any, w: Any, request: wire.Request) -> None:
                 call_args = (call_args[0], w.id, *call_args[2:])  # the owner is this worker
             elif call.method in ("get_actor", "list_named_actors"):  # no namespace: the requester's job's
                 namespace = call_args[1] if len(call_args) > 1 else None
-                call_args = (call_args[0], namespace or node.job_of_process(w.id)["namespace"])
+                call_args = (call_args[0], namespace or node.jobs.of_process(w.id)["namespace"])
             elif call.method == "create_placement_group":
                 call_args = (*call_args[:4], w.id)  # the owner is this worker
             if call.method == "allocate":

@@ -25,10 +25,19 @@ from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_pipeline import Pipeline
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.task_state import (
-    ENQUEUE, FAIL_BROKEN, FAIL_CRASHED, FINISH_CANCELLED, INTERRUPT, KILL, RECALL, RELEASE,
-    RELEASE_AND_FINISH_CANCELLED, RETRY, TaskState,
+    ENQUEUE,
+    FAIL_BROKEN,
+    FAIL_CRASHED,
+    FINISH_CANCELLED,
+    INTERRUPT,
+    KILL,
+    RECALL,
+    RELEASE,
+    RELEASE_AND_FINISH_CANCELLED,
+    RETRY,
+    TaskState,
 )  # fmt: skip
-from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit
+from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit, with_env_vars
 from greenroom.scheduler.errors import Unschedulable
 from greenroom.scheduler.queue import Grant, Scheduler
 
@@ -44,7 +53,7 @@ class TaskRecord:
     created_at: float = 0.0  # loop times, for the state API (node_state.py)
     started_at: float = 0.0
     pid: int | None = None  # of the worker it was last sent to
-    job: Any = None  # the job it runs for (Node.job_of_process)
+    job: Any = None  # the job it runs for (node_jobs.Jobs)
 
 
 class Tasks:
@@ -73,9 +82,7 @@ class Tasks:
         self.gpus = gpus  # GPU workers' environments; GPUs held until a worker's process is gone
         self.stream_raised = stream_raised  # a streaming task's error becomes its last item (node_streams.py)
         self.records: dict[bytes, TaskRecord] = {}
-        # The job a process's work runs for, and a job's key in the scheduler (set by the node).
-        self.job_of_task: Callable[[bytes], dict] = lambda task_id: {}
-        self.job_key: Callable[[dict], int] = lambda job: 0
+        self.jobs: Any = None  # node_jobs.Jobs: whose work a task is (set by the node)
         self.functions: dict[bytes, bytes] = {}  # function id -> pickled function
         self.pipeline = Pipeline(self.scheduler, self.records, send_exec=self.send_exec,
                                  finish_cancelled=self.finish_cancelled, schedule=schedule)  # fmt: skip
@@ -89,7 +96,9 @@ class Tasks:
         if spec.func_blob is not None:
             self.functions[spec.func_id] = spec.func_blob
         task = TaskRecord(spec, TaskState(spec.max_retries), created_at=self.loop.loop.time())
-        task.job = self.job_of_task(spec.task_id)
+        task.job = self.jobs.of_task(spec.task_id)
+        if spec.env_vars is None:  # a runtime_env of none: its caller's, as in Ray
+            spec.env_vars = self.jobs.caller_env_vars(spec.task_id)
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)
@@ -118,7 +127,7 @@ class Tasks:
                 self._finish(task, entry.kind, [entry.payload] * spec.num_returns)
                 return
         try:
-            self.scheduler.submit(spec.task_id, spec.request, spec.placement, self.job_key(task.job))
+            self.scheduler.submit(spec.task_id, spec.request, spec.placement, self.jobs.key(task.job))
         except Unschedulable as e:
             task.state.finish()
             self._fail(task, exceptions.TaskUnschedulableError(f"task {spec.name!r}: {e}"))
@@ -135,7 +144,8 @@ class Tasks:
         try:
             task.assigned = self.assigned(grant.allocation)
             enforce = task.spec.enforce & self.enforce
-            worker = self.pool.acquire(*self.gpus.worker_for(grant.allocation, task.assigned[1], enforce))
+            key, env = self.gpus.worker_for(grant.allocation, task.assigned[1], enforce)
+            worker = self.pool.acquire(*with_env_vars(key, env, task.spec.env_vars))
         except Exception as e:  # one grant that can't start must not strand the others
             self.scheduler.release(grant.key)
             task.state.start_failed()

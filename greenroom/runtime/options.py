@@ -24,7 +24,7 @@ STREAMING, DYNAMIC = "streaming", "dynamic"
 GENERATOR_MODES = (STREAMING, DYNAMIC)  # num_returns of a generator task (Ray's names)
 
 # Accepted only with their "does nothing" value: anything else can't be honoured here.
-_UNSUPPORTED = {"runtime_env": (None, {}), "_metadata": (None,), "label_selector": (None, {})}
+_UNSUPPORTED = {"_metadata": (None,), "label_selector": (None, {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,30 @@ class TaskOptions:
     name: str | None
     enforce: int  # limits.py's mask: what to enforce on it (the node ANDs its own)
     generator: tuple | None = None  # (mode, backpressure) of a generator task: see generator_of
+    env_vars: tuple = ()  # its runtime_env's env_vars, as sorted (name, value) pairs
+
+
+def env_vars_of(runtime_env: Any, where: str) -> dict[str, str]:
+    """The ``env_vars`` of a ``runtime_env`` (a dict or greenroom.runtime_env.RuntimeEnv), the
+    one field greenroom honours on its own node; the others raise, saying what to do instead."""
+    if runtime_env is None:
+        return {}
+    if not isinstance(runtime_env, dict):
+        raise TypeError(f"{where}(runtime_env={runtime_env!r}): expected a dict such as "
+                        "{'env_vars': {'OMP_NUM_THREADS': '1'}}")  # fmt: skip
+    other = sorted(set(runtime_env) - {"env_vars"})
+    if other:
+        raise ValueError(
+            f"{where}(runtime_env=...) with {', '.join(map(repr, other))}: greenroom runs every task in this "
+            "Python environment on this machine, so of runtime_env it honours only env_vars; install "
+            "packages here, and import code from this machine's paths (on a Ray cluster, "
+            "init(address='ray://...') takes the whole runtime_env)"
+        )
+    env_vars = runtime_env.get("env_vars") or {}
+    if not isinstance(env_vars, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in env_vars.items()):  # fmt: skip
+        raise TypeError(f"{where}(runtime_env={{'env_vars': {env_vars!r}}}): expected a dict of str to str")
+    return dict(env_vars)
 
 
 def check_names(options: dict, allowed: frozenset, what: str) -> None:
@@ -47,6 +71,7 @@ def check_names(options: dict, allowed: frozenset, what: str) -> None:
             f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
             f"valid options are: {', '.join(sorted(allowed))}"
         )
+    env_vars_of(options.get("runtime_env"), what)  # the fields greenroom never honours, explained
     for key, fine in _UNSUPPORTED.items():
         if key in options and options[key] not in fine:
             raise ValueError(
@@ -157,5 +182,6 @@ def task_options(options: dict, is_generator: bool = False) -> TaskOptions:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name={name!r}: expected a string")
     enforce = parse_enforce(options.get("_enforce", True), "_enforce")
+    env_vars = tuple(sorted(env_vars_of(options.get("runtime_env"), "@remote").items()))
     return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name, enforce,
-                       generator)  # fmt: skip
+                       generator, env_vars)  # fmt: skip

@@ -124,7 +124,7 @@ class Runtime:
             task_id, name, func_id, blob, args_blob, deps, options.num_returns,
             options.request, placement, options.max_retries,
             options.retry_exceptions, options.max_calls, pickled.actors, pickled.objects, capture,
-            options.enforce, options.generator,
+            options.enforce, options.generator, options.env_vars or None,
         )  # fmt: skip
         try:
             self._submit(spec)

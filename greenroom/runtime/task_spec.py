@@ -31,6 +31,7 @@ class TaskSpec:
     capture: bool = False  # its own tasks and actors run in its placement group by default
     enforce: int = ALL  # what it asks to have enforced (limits.py); the node ANDs its own
     generator: tuple | list | None = None  # (mode, backpressure) of a generator task (options.generator_of)
+    env_vars: tuple | list | None = None  # runtime_env env_vars, (name, value) pairs; None: its caller's
 
     def to_wire(self) -> wire.TaskMsg:
         retry = self.retry_exceptions
@@ -40,7 +41,7 @@ class TaskSpec:
             self.task_id, self.name, self.func_id, self.func_blob, self.args_blob, self.deps,
             self.num_returns, dict(self.request.amounts), list(self.placement) if self.placement else None,
             self.max_retries, retry, self.max_calls, self.pins, self.ref_pins, self.capture, self.generator,
-            self.enforce,
+            self.enforce, [list(p) for p in self.env_vars] if self.env_vars else None,
         )  # fmt: skip
 
     @classmethod
@@ -52,7 +53,7 @@ class TaskSpec:
             msg.task_id, msg.name, msg.func_id, msg.func_blob, msg.args_blob, msg.deps, msg.num_returns,
             ResourceSet.from_units(msg.request), tuple(msg.placement) if msg.placement else None,
             msg.max_retries, retry, msg.max_calls, msg.pins, msg.ref_pins, msg.capture, msg.enforce,
-            msg.generator,
+            msg.generator, tuple(map(tuple, msg.env_vars)) if msg.env_vars else None,
         )  # fmt: skip
 
 

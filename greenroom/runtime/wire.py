@@ -370,6 +370,7 @@ class TaskMsg(NamedTuple):
     capture: bool
     generator: list | None  # [mode, backpressure] of a generator task, else None
     enforce: int = 15  # the task's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
+    env_vars: list | None = None  # its runtime_env's env_vars as [name, value] pairs; None: its caller's
 
 
 class ActorSpec(NamedTuple):
@@ -396,6 +397,7 @@ class ActorSpec(NamedTuple):
     concurrency_groups: dict  # group name -> how many of its calls may run at once
     max_pending_calls: int  # -1: no limit
     enforce: int = 15  # the actor's own _enforce mask, limits.ALL by default (the node ANDs it with its own)
+    env_vars: list | None = None  # its runtime_env's env_vars as [name, value] pairs; None: its creator's
 
 
 class PlacementInfo(NamedTuple):

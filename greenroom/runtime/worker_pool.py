@@ -42,6 +42,14 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}" + (": sys.exit() or os._exit() was called" if code != 0 else "")
 
 
+def with_env_vars(key: str, env: dict[str, str], env_vars: Any) -> tuple[str, dict[str, str]]:
+    """The (key, environment) of a worker for work with runtime_env ``env_vars`` ((name, value)
+    pairs): ``key``'s worker with them set too, kept apart from workers without them."""
+    if not env_vars:
+        return key, env
+    return f"{key}|env={sorted(map(tuple, env_vars))!r}", {**env, **dict(env_vars)}
+
+
 class WorkerProc(asyncio.Protocol):
     """One worker process: its socket, output pipes, and what it is doing."""
 
@@ -161,8 +169,10 @@ class WorkerPool:
         on_handler_error: Callable[[WorkerProc, Any, Exception], None] = lambda w, msg, e: None,
         preload: list[str] | None = None,
         job: dict | None = None,
+        env_vars: dict[str, str] | None = None,
     ) -> None:
         self.preload_modules = list(preload or [])
+        self.env_vars = dict(env_vars or {})  # the job's runtime_env env_vars: every worker starts with them
         self.job = dict(job or {})
         self.on_handler_error = on_handler_error
         self.arena = arena
@@ -185,6 +195,7 @@ class WorkerPool:
         self.loop = loop
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
+        env.update(self.env_vars)  # the zygote's own, so what it loads sees them too, and so every fork
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         store = [self.arena.fd, self.arena.size] if self.arena is not None else None
         self.zygote = subprocess.Popen(

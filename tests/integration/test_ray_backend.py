@@ -341,3 +341,24 @@ def test_a_placement_group_no_node_fits_waits_and_is_logged_once(on_ray, caplog)
     assert not big[0].wait(timeout_seconds=0.2) and not packed.wait(timeout_seconds=0)
     for pg in [*big, packed]:
         remove_placement_group(pg)
+
+
+def test_runtime_env_vars_and_accelerator_type_go_to_ray(on_ray):
+    """A task's and an actor's runtime_env env_vars reach Ray's workers; accelerator_type is Ray's
+    resource of the same name, which this CPU head lacks (Ray would wait: greenroom's own node refuses
+    it at once instead, see test_resources)."""
+
+    @greenroom.remote(runtime_env={"env_vars": {"GR_ON_RAY": "task"}})
+    def look():
+        return os.environ.get("GR_ON_RAY")
+
+    @greenroom.remote(runtime_env={"env_vars": {"GR_ON_RAY": "actor"}})
+    class Looker:
+        def look(self):
+            return os.environ.get("GR_ON_RAY")
+
+    assert greenroom.get(look.remote(), timeout=60) == "task"
+    assert greenroom.get(Looker.remote().look.remote(), timeout=60) == "actor"
+    waiting = look.options(accelerator_type="H100").remote()
+    assert greenroom.wait([waiting], timeout=1)[0] == []
+    greenroom.cancel(waiting)

@@ -75,6 +75,8 @@ def task(options: TaskOptions) -> dict[str, Any]:
         out.update(generator(options.generator))
     if options.name:
         out["name"] = options.name
+    if options.env_vars:
+        out["runtime_env"] = {"env_vars": dict(options.env_vars)}
     scheduling = strategy(options.scheduling)
     if scheduling is not None:
         out["scheduling_strategy"] = scheduling
@@ -95,6 +97,8 @@ def actor(checked: dict, raw: dict) -> dict[str, Any]:
             out[key] = raw[key]
     if raw.get("get_if_exists"):
         out["get_if_exists"] = True
+    if checked["env_vars"]:
+        out["runtime_env"] = {"env_vars": dict(checked["env_vars"])}
     scheduling = strategy(checked["scheduling"])
     if scheduling is not None:
         out["scheduling_strategy"] = scheduling

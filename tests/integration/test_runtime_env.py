@@ -1,0 +1,74 @@
+"""runtime_env's env_vars: the job's for every worker, a task's or actor's own on top, inherited by
+the work they submit; the fields greenroom cannot honour on its own node fail where they are given."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import greenroom as ray
+from greenroom.runtime_env import RuntimeEnv
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@ray.remote
+def seen(*names: str) -> tuple:
+    return tuple(os.environ.get(n) for n in names)
+
+
+@ray.remote(runtime_env={"env_vars": {"GR_TASK": "task", "GR_JOB": "overridden"}})
+def with_own_env() -> tuple:
+    return os.environ.get("GR_JOB"), os.environ.get("GR_TASK"), ray.get(seen.remote("GR_TASK"))
+
+
+@ray.remote(runtime_env=RuntimeEnv(env_vars={"GR_ACTOR": "actor"}))
+class WithEnv:
+    def look(self) -> tuple:
+        return os.environ.get("GR_ACTOR"), ray.get(seen.remote("GR_ACTOR"))
+
+
+@pytest.fixture
+def gr_env():
+    ray.init(num_cpus=2, num_gpus=0, runtime_env=RuntimeEnv(env_vars={"GR_JOB": "job"}))
+    yield ray
+    ray.shutdown()
+
+
+def test_the_jobs_env_vars_reach_every_worker(gr_env):
+    assert ray.get(seen.remote("GR_JOB"), timeout=30) == ("job",)
+    assert ray.get(WithEnv.remote().look.remote(), timeout=30) == ("actor", ("actor",))
+    assert "GR_JOB" not in os.environ  # the driver's own environment is left alone, as in Ray
+
+
+def test_a_tasks_own_env_vars_win_and_its_nested_work_inherits_them(gr_env):
+    assert ray.get(with_own_env.remote(), timeout=30) == ("overridden", "task", ("task",))
+    assert ray.get(seen.remote("GR_TASK", "GR_JOB"), timeout=30) == (None, "job")  # kept apart
+    assert ray.get(seen.options(runtime_env={"env_vars": {"GR_TASK": "opt"}}).remote("GR_TASK"), timeout=30) == (
+        "opt",
+    )
+
+
+def test_short_tasks_sent_ahead_never_run_in_another_tasks_environment(gr_env):
+    """Many short tasks of two environments, interleaved: each runs with its own (a worker only takes
+    followers of its own environment)."""
+    plain = seen
+    own = seen.options(runtime_env={"env_vars": {"GR_TASK": "own"}})
+    refs = [(own if i % 3 == 0 else plain).remote("GR_TASK") for i in range(300)]
+    results = ray.get(refs, timeout=60)
+    assert results == [("own",) if i % 3 == 0 else (None,) for i in range(300)]
+
+
+def test_what_cannot_be_honoured_fails_where_it_is_given():
+    for runtime_env in ({"pip": ["requests"]}, {"working_dir": "."}, RuntimeEnv(conda="env")):
+        with pytest.raises(ValueError, match="honours only env_vars"):
+            ray.init(num_cpus=1, num_gpus=0, runtime_env=runtime_env)
+        assert not ray.is_initialized()
+        with pytest.raises(ValueError, match="honours only env_vars"):
+            ray.remote(runtime_env=runtime_env)(lambda: None)
+    with pytest.raises(TypeError, match="dict of str to str"):
+        ray.remote(runtime_env={"env_vars": {"N": 1}})(lambda: None)
+    with pytest.raises(TypeError, match="expected a dict"):
+        ray.init(num_cpus=1, num_gpus=0, runtime_env="env_vars")
+    assert not ray.is_initialized()

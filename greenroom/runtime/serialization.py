@@ -12,6 +12,7 @@ separate length prefix.
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import pickle
 import struct
@@ -87,29 +88,41 @@ def dumps_framed(value: Any) -> bytes:
 
 
 def frame(header: bytes, buffers: list) -> bytes:
-    """A framed value from its out-of-band pickle and buffers (see ``FRAMED``)."""
-    lengths = [memoryview(b).nbytes for b in buffers]
-    parts = [_FRAME_HEAD.pack(FRAMED, len(buffers)), struct.pack(f"<{len(buffers) + 1}Q", len(header), *lengths),
-             header]  # fmt: skip
-    pos = sum(len(p) for p in parts)
+    """A framed value from its out-of-band pickle and buffers (memoryviews; see ``FRAMED``)."""
+    count = len(buffers)
+    lengths = [b.nbytes for b in buffers]
+    parts = [_FRAME_HEAD.pack(FRAMED, count), _lengths(count).pack(len(header), *lengths), header]
+    pos = _FRAME_HEAD.size + 8 * (count + 1) + len(header)
     for buf, n in zip(buffers, lengths):
         pad = -pos % FRAME_ALIGN
-        parts += (bytes(pad), buf)
+        if pad:
+            parts.append(_ZEROS[:pad])
+        parts.append(buf)
         pos += pad + n
     return b"".join(parts)
+
+
+_ZEROS = bytes(FRAME_ALIGN)
+
+
+@functools.lru_cache(maxsize=64)
+def _lengths(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count + 1}Q")
 
 
 def _loads_framed(data: bytes | memoryview) -> Any:
     view = memoryview(data)
     _, count = _FRAME_HEAD.unpack_from(view)
-    header_len, *lengths = struct.unpack_from(f"<{count + 1}Q", view, _FRAME_HEAD.size)
+    header_len, *lengths = _lengths(count).unpack_from(view, _FRAME_HEAD.size)
     pos = _FRAME_HEAD.size + 8 * (count + 1)
     header = view[pos : pos + header_len]
     pos += header_len
+    if not view.readonly:  # the frame in writable memory: its arrays still come back read-only
+        view = view.toreadonly()
     buffers = []
     for n in lengths:
         pos += -pos % FRAME_ALIGN
-        buffers.append(view[pos : pos + n].toreadonly())
+        buffers.append(view[pos : pos + n])
         pos += n
     return pickle.loads(header, buffers=buffers)
 

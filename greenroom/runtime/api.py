@@ -139,7 +139,7 @@ def init(
                          log_to_driver=log_to_driver, logging_level=logging_level)  # fmt: skip
             state.set_runtime(rt)
             return rt.init_context
-        env_vars = env_vars_of(kwargs.pop("runtime_env", None), "init")
+        env_vars = env_vars_of(kwargs.pop("runtime_env", None), "init()")
         for key, value in kwargs.items():
             if key in _ACCEPTED:
                 continue

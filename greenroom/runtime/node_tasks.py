@@ -25,17 +25,8 @@ from greenroom.runtime.node_objects import ObjectLifetimes
 from greenroom.runtime.node_pipeline import Pipeline
 from greenroom.runtime.task_spec import TaskSpec
 from greenroom.runtime.task_state import (
-    ENQUEUE,
-    FAIL_BROKEN,
-    FAIL_CRASHED,
-    FINISH_CANCELLED,
-    INTERRUPT,
-    KILL,
-    RECALL,
-    RELEASE,
-    RELEASE_AND_FINISH_CANCELLED,
-    RETRY,
-    TaskState,
+    ENQUEUE, FAIL_BROKEN, FAIL_CRASHED, FINISH_CANCELLED, INTERRUPT, KILL, RECALL, RELEASE,
+    RELEASE_AND_FINISH_CANCELLED, RETRY, TaskState,
 )  # fmt: skip
 from greenroom.runtime.worker_pool import WorkerPool, WorkerProc, describe_exit, with_env_vars
 from greenroom.scheduler.errors import Unschedulable

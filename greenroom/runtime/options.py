@@ -47,12 +47,12 @@ def env_vars_of(runtime_env: Any, where: str) -> dict[str, str]:
     if runtime_env is None:
         return {}
     if not isinstance(runtime_env, dict):
-        raise TypeError(f"{where}(runtime_env={runtime_env!r}): expected a dict such as "
+        raise TypeError(f"runtime_env={runtime_env!r} given to {where}: expected a dict such as "
                         "{'env_vars': {'OMP_NUM_THREADS': '1'}}")  # fmt: skip
     other = sorted(set(runtime_env) - {"env_vars"})
     if other:
         raise ValueError(
-            f"{where}(runtime_env=...) with {', '.join(map(repr, other))}: greenroom runs every task in this "
+            f"runtime_env given to {where} has {', '.join(map(repr, other))}: greenroom runs every task in this "
             "Python environment on this machine, so of runtime_env it honours only env_vars; install "
             "packages here, and import code from this machine's paths (on a Ray cluster, "
             "init(address='ray://...') takes the whole runtime_env)"
@@ -60,7 +60,7 @@ def env_vars_of(runtime_env: Any, where: str) -> dict[str, str]:
     env_vars = runtime_env.get("env_vars") or {}
     if not isinstance(env_vars, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                  for k, v in env_vars.items()):  # fmt: skip
-        raise TypeError(f"{where}(runtime_env={{'env_vars': {env_vars!r}}}): expected a dict of str to str")
+        raise TypeError(f"runtime_env={{'env_vars': {env_vars!r}}} given to {where}: expected a dict of str to str")
     return dict(env_vars)
 
 
@@ -182,6 +182,6 @@ def task_options(options: dict, is_generator: bool = False) -> TaskOptions:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name={name!r}: expected a string")
     enforce = parse_enforce(options.get("_enforce", True), "_enforce")
-    env_vars = tuple(sorted(env_vars_of(options.get("runtime_env"), "@remote").items()))
+    env_vars = tuple(sorted(env_vars_of(options.get("runtime_env"), "a remote function").items()))
     return TaskOptions(request, num_returns, max_retries, retry, max_calls, scheduling_of(options), name, enforce,
                        generator, env_vars)  # fmt: skip

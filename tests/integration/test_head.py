@@ -173,6 +173,20 @@ def test_address_variable_and_socket_path(head, monkeypatch):
     ray.shutdown()
 
 
+def test_an_attached_drivers_task_runs_with_its_own_env_vars(head, attached):
+    """A task's runtime_env env_vars reach the head's workers from an attached driver; the driver's
+    own init(runtime_env=) can't set the head's (its workers serve every driver)."""
+
+    @ray.remote(runtime_env={"env_vars": {"GR_ATTACHED": "yes"}})
+    def look():
+        return os.environ.get("GR_ATTACHED")
+
+    assert ray.get(look.remote(), timeout=DEADLINE_S) == "yes"
+    ray.shutdown()
+    with attach_env(head), pytest.raises(ValueError, match="environment of `greenroom start"):
+        ray.init(address="auto", runtime_env={"env_vars": {"GR_ATTACHED": "no"}})
+
+
 def test_workers_import_the_attached_drivers_modules(head, tmp_path):
     """A module beside the driver (its working directory) imports in the head's workers."""
     (tmp_path / "beside_the_driver.py").write_text("def answer():\n    return 42\n")

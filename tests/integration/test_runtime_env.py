@@ -50,6 +50,17 @@ def test_a_tasks_own_env_vars_win_and_its_nested_work_inherits_them(gr_env):
     )
 
 
+@ray.remote
+def nested_with_own_env() -> tuple:
+    """Submitted from a worker (its spec crosses the wire): its own env_vars, then its caller's."""
+    own = seen.options(runtime_env={"env_vars": {"GR_TASK": "nested"}}).remote("GR_TASK", "GR_JOB")
+    return ray.get(own), ray.get(seen.remote("GR_TASK"))
+
+
+def test_work_submitted_from_a_worker_with_its_own_env_vars(gr_env):
+    assert ray.get(nested_with_own_env.remote(), timeout=30) == (("nested", "job"), (None,))
+
+
 def test_short_tasks_sent_ahead_never_run_in_another_tasks_environment(gr_env):
     """Many short tasks of two environments, interleaved: each runs with its own (a worker only takes
     followers of its own environment)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from greenroom.actors.handle import ActorHandle
 from greenroom.runtime import state
 from greenroom.runtime.context import get_gpu_ids, task_context
+from greenroom.runtime.worker_pool import JOB_ENV_VARS, OWN_ENV_VARS
+from greenroom.runtime_env import RuntimeEnv
 
 __all__ = ["RuntimeContext", "get_runtime_context"]
 
@@ -124,6 +127,19 @@ class RuntimeContext:
         if ctx is None or ctx.actor_id is None:
             raise RuntimeError("current_actor is only available inside an actor")
         return ActorHandle(*self._runtime.call("actor_info", ctx.actor_id))
+
+    @property
+    def runtime_env(self) -> RuntimeEnv:
+        """The runtime environment the current driver, task or actor runs with: its ``env_vars``
+        (the job's, with its own on top), the one field greenroom's own node honours."""
+        job = getattr(self._runtime, "job_env_vars", None)  # the driver's; a worker's is in its environment
+        env_vars = dict(job) if job is not None else json.loads(os.environ.get(JOB_ENV_VARS, "{}"))
+        env_vars.update(json.loads(os.environ.get(OWN_ENV_VARS, "{}")))
+        return RuntimeEnv(env_vars=env_vars) if env_vars else RuntimeEnv()
+
+    def get_runtime_env_string(self) -> str:
+        """``runtime_env`` as JSON, as Ray's."""
+        return json.dumps(self.runtime_env)
 
     def get(self) -> dict[str, Any]:
         out = {"job_id": self.get_job_id(), "node_id": self.get_node_id(), "namespace": self.namespace}

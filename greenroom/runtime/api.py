@@ -309,6 +309,7 @@ def _start_local(num_cpus, num_gpus, resources, memory, log_to_driver, namespace
         node.stop()
         raise
     rt = DriverRuntime(node, job)
+    rt.job_env_vars = dict(env_vars)  # for get_runtime_context().runtime_env
     rt.init_context = InitContext(
         address_info={"address": "local", "node_id": job["node_id"], "node_ip_address": ip}, dashboard_url=None,
         object_store_memory=object_store_memory,

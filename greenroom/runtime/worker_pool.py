@@ -12,6 +12,7 @@ sent work) once its HELLO arrived with this node's protocol version, within
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -42,12 +43,19 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}" + (": sys.exit() or os._exit() was called" if code != 0 else "")
 
 
+# Where a worker finds which of its environment variables are runtime_env's (JSON objects), for
+# get_runtime_context().runtime_env: the job's (the zygote's environment) and its work's own.
+JOB_ENV_VARS = "GREENROOM_JOB_ENV_VARS"
+OWN_ENV_VARS = "GREENROOM_OWN_ENV_VARS"
+
+
 def with_env_vars(key: str, env: dict[str, str], env_vars: Any) -> tuple[str, dict[str, str]]:
     """The (key, environment) of a worker for work with runtime_env ``env_vars`` ((name, value)
     pairs): ``key``'s worker with them set too, kept apart from workers without them."""
     if not env_vars:
         return key, env
-    return f"{key}|env={sorted(map(tuple, env_vars))!r}", {**env, **dict(env_vars)}
+    own = dict(env_vars)
+    return f"{key}|env={sorted(own.items())!r}", {**env, **own, OWN_ENV_VARS: json.dumps(own)}
 
 
 class WorkerProc(asyncio.Protocol):
@@ -196,6 +204,8 @@ class WorkerPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env.update(self.env_vars)  # the zygote's own, so what it loads sees them too, and so every fork
+        if self.env_vars:
+            env[JOB_ENV_VARS] = json.dumps(self.env_vars)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         store = [self.arena.fd, self.arena.size] if self.arena is not None else None
         self.zygote = subprocess.Popen(

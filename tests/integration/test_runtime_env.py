@@ -3,6 +3,7 @@ the work they submit; the fields greenroom cannot honour on its own node fail wh
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -69,6 +70,22 @@ def test_short_tasks_sent_ahead_never_run_in_another_tasks_environment(gr_env):
     refs = [(own if i % 3 == 0 else plain).remote("GR_TASK") for i in range(300)]
     results = ray.get(refs, timeout=60)
     assert results == [("own",) if i % 3 == 0 else (None,) for i in range(300)]
+
+
+@ray.remote
+def context_env() -> dict:
+    return dict(ray.get_runtime_context().runtime_env)
+
+
+def test_the_runtime_context_says_which_env_vars_apply(gr_env):
+    """get_runtime_context().runtime_env: the job's in the driver and every worker, with a task's or
+    actor's own on top; get_runtime_env_string() is its JSON."""
+    context = ray.get_runtime_context()
+    assert context.runtime_env == {"env_vars": {"GR_JOB": "job"}}
+    assert json.loads(context.get_runtime_env_string()) == {"env_vars": {"GR_JOB": "job"}}
+    assert ray.get(context_env.remote(), timeout=30) == {"env_vars": {"GR_JOB": "job"}}
+    own = context_env.options(runtime_env={"env_vars": {"GR_JOB": "mine", "GR_TASK": "t"}}).remote()
+    assert ray.get(own, timeout=30) == {"env_vars": {"GR_JOB": "mine", "GR_TASK": "t"}}
 
 
 def test_what_cannot_be_honoured_fails_where_it_is_given():

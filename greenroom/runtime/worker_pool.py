@@ -47,6 +47,8 @@ def describe_exit(code: int | None) -> str:
 # get_runtime_context().runtime_env: the job's (the zygote's environment) and its work's own.
 JOB_ENV_VARS = "GREENROOM_JOB_ENV_VARS"
 OWN_ENV_VARS = "GREENROOM_OWN_ENV_VARS"
+_ENV_KEY = "|env="  # in the key of a worker started with work's own env_vars
+MAX_IDLE_WITH_ENV_VARS = 8  # idle workers kept across all such environments; the least recent go
 
 
 def with_env_vars(key: str, env: dict[str, str], env_vars: Any) -> tuple[str, dict[str, str]]:
@@ -55,7 +57,7 @@ def with_env_vars(key: str, env: dict[str, str], env_vars: Any) -> tuple[str, di
     if not env_vars:
         return key, env
     own = dict(env_vars)
-    return f"{key}|env={sorted(own.items())!r}", {**env, **own, OWN_ENV_VARS: json.dumps(own)}
+    return f"{key}{_ENV_KEY}{sorted(own.items())!r}", {**env, **own, OWN_ENV_VARS: json.dumps(own)}
 
 
 class WorkerProc(asyncio.Protocol):
@@ -194,6 +196,7 @@ class WorkerPool:
         self.workers: dict[int, WorkerProc] = {}
         self.by_pid: dict[int, WorkerProc] = {}
         self.idle: dict[str, list[WorkerProc]] = {}
+        self._env_keys: dict[str, None] = {}  # keys of env_vars workers, least recently released first
         self._next_id = 0
         self.zygote: subprocess.Popen | None = None
         self.path: list[str] = []  # what workers have on sys.path
@@ -319,6 +322,25 @@ class WorkerPool:
     def release(self, w: WorkerProc) -> None:
         if w.alive and not w.exiting:
             self.idle.setdefault(w.key, []).append(w)
+            if _ENV_KEY in w.key:
+                self._bound_env_var_workers(w.key)
+
+    def _bound_env_var_workers(self, key: str) -> None:
+        """Each runtime_env env_vars set has workers of its own: keep at most MAX_IDLE_WITH_ENV_VARS
+        of them idle, retiring the least recently used environment's first."""
+        self._env_keys.pop(key, None)
+        self._env_keys[key] = None  # the most recent
+        for k in [k for k in self._env_keys if not self.idle.get(k)]:
+            del self._env_keys[k]
+        extra = sum(len(self.idle[k]) for k in self._env_keys) - MAX_IDLE_WITH_ENV_VARS
+        for k in list(self._env_keys):
+            if extra <= 0:
+                break
+            while extra > 0 and self.idle[k]:
+                self.retire(self.idle[k].pop(0))
+                extra -= 1
+            if not self.idle[k]:
+                del self.idle[k], self._env_keys[k]
 
     def retire(self, w: WorkerProc) -> None:
         """Ask a worker to exit (max_calls reached); its GPU memory goes with it."""

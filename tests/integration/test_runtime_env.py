@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from helpers import process_ended, wait_for
 
 import greenroom as ray
 from greenroom.runtime_env import RuntimeEnv
@@ -86,6 +87,28 @@ def test_the_runtime_context_says_which_env_vars_apply(gr_env):
     assert ray.get(context_env.remote(), timeout=30) == {"env_vars": {"GR_JOB": "job"}}
     own = context_env.options(runtime_env={"env_vars": {"GR_JOB": "mine", "GR_TASK": "t"}}).remote()
     assert ray.get(own, timeout=30) == {"env_vars": {"GR_JOB": "mine", "GR_TASK": "t"}}
+
+
+@ray.remote
+def pid_and(name: str) -> tuple:
+    return os.getpid(), os.environ.get(name)
+
+
+def test_idle_workers_of_many_environments_are_bounded(gr_env):
+    """Each env_vars set gets workers of its own; past MAX_IDLE_WITH_ENV_VARS idle ones, the least
+    recently used environments' workers exit, and the most recent keeps its worker."""
+    from greenroom.runtime.worker_pool import MAX_IDLE_WITH_ENV_VARS
+
+    pids = []
+    for i in range(MAX_IDLE_WITH_ENV_VARS + 6):
+        pid, value = ray.get(pid_and.options(runtime_env={"env_vars": {"GR_TASK": str(i)}}).remote("GR_TASK"))
+        assert value == str(i)
+        pids.append(pid)
+    assert len(set(pids)) == len(pids)  # one worker per environment
+    wait_for(lambda: sum(not process_ended(p) for p in pids) <= MAX_IDLE_WITH_ENV_VARS, "the oldest to exit")
+    assert all(process_ended(p) for p in pids[:6]) and not process_ended(pids[-1])
+    again = pid_and.options(runtime_env={"env_vars": {"GR_TASK": str(len(pids) - 1)}}).remote("GR_TASK")
+    assert ray.get(again, timeout=30)[0] == pids[-1]  # reused
 
 
 def test_what_cannot_be_honoured_fails_where_it_is_given():

@@ -7,12 +7,16 @@ import mode), and workers start with the driver's sys.path.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from typing import Callable
 
 import psutil
 
 DEADLINE_S = 20.0
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the checkout
 
 
 def wait_for(
@@ -42,3 +46,16 @@ def process_ended(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def run_python(code: str, timeout: float, **env: str | None) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new interpreter that imports this checkout's greenroom, with ``env``
+    changed (None removes a variable); its output captured as text."""
+    environ = {**os.environ, "PYTHONPATH": ROOT}
+    for name, value in env.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True,
+                          timeout=timeout, check=False)  # fmt: skip

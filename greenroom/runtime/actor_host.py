@@ -70,7 +70,7 @@ class ActorHost:
             raise exceptions.ActorUnschedulableError(f"actor {spec.class_name}: {reason}")
         rec = ActorRecord(spec, ActorState(spec.max_restarts, spec.max_task_retries), owner, request, placement)
         rec.job = self.jobs.of_process(owner)
-        rec.env_vars = spec.env_vars if spec.env_vars is not None else self.jobs.env_vars_of_process(owner)
+        rec.env_vars = self.jobs.env_vars_for(spec.env_vars, owner)
         rec.created_at = self.loop.loop.time()
         rec.holders.add(owner)
         self.actors[spec.actor_id] = rec

@@ -20,6 +20,7 @@ class Jobs:
         self.node_job = node_job
         self.clients = clients
         self.pool = pool
+        self.env_vars_seen = False  # work with env_vars of its own came: later work may inherit them
 
     def of_process(self, process: int) -> dict:
         """The job the work ``process`` submits runs for (see the module docstring)."""
@@ -44,6 +45,14 @@ class Jobs:
         """A job as the scheduler shares the node between jobs: 0 for the node's own, else its number."""
         return 0 if job is self.node_job else job_number(job["job_id"])
 
+    def env_vars_for(self, own: Any, process: int) -> Any:
+        """The runtime_env env_vars new work submitted by ``process`` runs with: its ``own``, or
+        (None) its caller's, as in Ray."""
+        if own is not None:
+            self.env_vars_seen = self.env_vars_seen or bool(own)
+            return own
+        return self.env_vars_of_process(process) if self.env_vars_seen else None
+
     def env_vars_of_process(self, process: int) -> Any:
         """The runtime_env env_vars of the work ``process`` runs (a worker's task or actor), which
         the work it submits inherits; None for a driver (its job's are every worker's already)."""
@@ -53,6 +62,3 @@ class Jobs:
         if w.actor is not None:
             return w.actor.env_vars
         return w.task.spec.env_vars if w.task is not None else None
-
-    def caller_env_vars(self, task_id: bytes) -> Any:
-        return self.env_vars_of_process(task_owner(task_id))

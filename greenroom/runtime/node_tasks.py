@@ -19,6 +19,7 @@ from typing import Any
 
 from greenroom import exceptions
 from greenroom.runtime import serialization, wire
+from greenroom.runtime.node_clients import task_owner
 from greenroom.runtime.node_gpus import GpuMemory
 from greenroom.runtime.node_loop import NodeLoop
 from greenroom.runtime.node_objects import ObjectLifetimes
@@ -88,8 +89,8 @@ class Tasks:
             self.functions[spec.func_id] = spec.func_blob
         task = TaskRecord(spec, TaskState(spec.max_retries), created_at=self.loop.loop.time())
         task.job = self.jobs.of_task(spec.task_id)
-        if spec.env_vars is None:  # a runtime_env of none: its caller's, as in Ray
-            spec.env_vars = self.jobs.caller_env_vars(spec.task_id)
+        if spec.env_vars is not None or self.jobs.env_vars_seen:
+            spec.env_vars = self.jobs.env_vars_for(spec.env_vars, task_owner(spec.task_id))
         self.records[spec.task_id] = task
         if spec.pins:
             self.pin_actors(spec.pins, +1)

@@ -71,7 +71,6 @@ def check_names(options: dict, allowed: frozenset, what: str) -> None:
             f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
             f"valid options are: {', '.join(sorted(allowed))}"
         )
-    env_vars_of(options.get("runtime_env"), what)  # the fields greenroom never honours, explained
     for key, fine in _UNSUPPORTED.items():
         if key in options and options[key] not in fine:
             raise ValueError(

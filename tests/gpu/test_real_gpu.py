@@ -8,16 +8,14 @@ Everywhere else (CI included) GPU scheduling is tested with pretend GPUs,
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
+from helpers import run_python, wait_for
 
 import greenroom
 from greenroom import tune
 from greenroom._config import detect_gpus
-from helpers import wait_for
 
 pytestmark = [
     pytest.mark.skipif(detect_gpus() == 0, reason="needs an NVIDIA GPU and its driver (NVML)"),
@@ -197,7 +195,6 @@ def test_tune_gpu_trials_run_one_at_a_time_on_the_gpu(gr_gpu, tmp_path):
 def test_driver_cuda_visible_devices_limits_the_gpus():
     """A driver started with CUDA_VISIBLE_DEVICES="" offers no GPU, as Ray does."""
     code = "import greenroom; greenroom.init(num_cpus=1); print(greenroom.cluster_resources().get('GPU', 0)); greenroom.shutdown()"
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=DEADLINE_S)
+    out = run_python(code, timeout=DEADLINE_S, CUDA_VISIBLE_DEVICES="")
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip().splitlines()[-1]) == 0

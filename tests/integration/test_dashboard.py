@@ -172,3 +172,22 @@ def test_a_dashboard_that_cannot_start_leaves_no_node():
     with pytest.raises(ValueError, match="dashboard_port"):
         ray.init(num_cpus=1, include_dashboard=True, dashboard_port=-1)
     assert not ray.is_initialized()
+
+
+def test_rays_default_port_taken_gives_a_free_one():
+    """Without dashboard_port, 8265 (Ray's) is used; when something holds it, a free port instead."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8265))
+        holder.listen(1)
+    except OSError:  # something on this machine holds it already: the same case
+        pass
+    try:
+        context = ray.init(num_cpus=1, num_gpus=0, include_dashboard=True)
+        try:
+            url = context["dashboard_url"]
+            assert not url.startswith("http://127.0.0.1:8265/") and _status(url) == 200
+        finally:
+            ray.shutdown()
+    finally:
+        holder.close()

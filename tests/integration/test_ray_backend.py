@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import run_python
 
 import greenroom
 from greenroom import exceptions
@@ -19,7 +18,6 @@ from greenroom.util.scheduling_strategies import PlacementGroupSchedulingStrateg
 
 pytestmark = [pytest.mark.ray_backend, pytest.mark.timeout(120)]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @greenroom.remote
@@ -322,8 +320,7 @@ def test_ray_workers_import_greenroom_only_when_used(ray_head):
         "print('LATE', greenroom.get(actor.late.remote(), timeout=60))\n"
         "greenroom.shutdown()\n"
     )
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = run_python(code, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "LOADED (False, '')" in out.stdout
     assert "LATE (5, 'RayRuntime')" in out.stdout

@@ -6,17 +6,15 @@ import glob
 import os
 import pathlib
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
+from helpers import run_python
 
 import greenroom
 
 pytestmark = [pytest.mark.ray_backend, pytest.mark.timeout(120)]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @greenroom.remote
@@ -176,8 +174,7 @@ def test_a_ray_version_mismatch_says_what_to_install(ray_head):
         "    except ConnectionError as e:\n"
         "        print('REFUSED', round(time.monotonic() - started), repr(str(e)))\n"
     )
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = run_python(code, timeout=120)
     refused = [line for line in out.stdout.splitlines() if line.startswith("REFUSED")]
     assert len(refused) == 2, out.stdout + out.stderr[-3000:]
     for line in refused:
@@ -206,8 +203,7 @@ def test_without_ray_an_address_names_the_extra():
         "    print('IMPORT-ERROR', e)\n"
         "assert 'ray' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
     )
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    out = run_python(code, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "IMPORT-ERROR" in out.stdout and "greenroom[ray]" in out.stdout
 
@@ -221,8 +217,6 @@ def test_the_core_never_imports_ray():
         "greenroom.shutdown()\n"
         "print('RAY-IMPORTED' if 'ray' in sys.modules else 'NO-RAY')\n"
     )
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    env.pop("RAY_ADDRESS", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    out = run_python(code, timeout=60, RAY_ADDRESS=None)
     assert out.returncode == 0, out.stderr
     assert "NO-RAY" in out.stdout
